@@ -6,9 +6,9 @@ use crate::audit::{AuditSink, FileSink, StdoutSink};
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::error::ConfigError;
 use crate::keys::KeySet;
-use crate::keysource::{KeySource, StaticKeys};
+use crate::keysource::{KeyLookupError, KeySource, StaticKeys};
 use crate::policy::Policy;
-use crate::replay::{DEFAULT_REPLAY_CAPACITY, MemoryReplayCache, ReplayCache};
+use crate::replay::{BackendError, DEFAULT_REPLAY_CAPACITY, MemoryReplayCache, ReplayCache, ReplayCheck};
 use crate::revocation::{MemoryRevocationList, RevocationList};
 use crate::strict_json;
 use serde::Deserialize;
@@ -149,6 +149,39 @@ struct TestingDoc {
     now: Option<i64>,
     #[serde(default)]
     seen_jtis: Vec<String>,
+    /// Backends to treat as down (`jwks`, `revocation`, `replay_cache`), to prove the
+    /// pipeline fails closed.
+    #[serde(default)]
+    unavailable: Vec<Backend>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Backend {
+    Jwks,
+    Revocation,
+    ReplayCache,
+}
+
+/// A backend that is always down: the test double for an outage.
+struct Unavailable;
+
+impl KeySource for Unavailable {
+    fn lookup(&self, _: &str, _: &str) -> Result<crate::keys::PublicKey, KeyLookupError> {
+        Err(KeyLookupError::Unavailable("simulated outage (testing.unavailable)".to_owned()))
+    }
+}
+
+impl RevocationList for Unavailable {
+    fn is_revoked(&self, _: &str) -> Result<bool, BackendError> {
+        Err(BackendError("simulated outage (testing.unavailable)".to_owned()))
+    }
+}
+
+impl ReplayCache for Unavailable {
+    fn check_and_record(&self, _: &str, _: i64, _: i64) -> Result<ReplayCheck, BackendError> {
+        Err(BackendError("simulated outage (testing.unavailable)".to_owned()))
+    }
 }
 
 impl ConfigDoc {
@@ -248,6 +281,13 @@ impl ConfigDoc {
             config.audit_sinks.push(Box::new(sink));
         }
         config.clock = clock;
+        for backend in &testing.unavailable {
+            match backend {
+                Backend::Jwks => config.keys = Arc::new(Unavailable),
+                Backend::Revocation => config.revocation = Some(Arc::new(Unavailable)),
+                Backend::ReplayCache => config.replay_cache = Arc::new(Unavailable),
+            }
+        }
         config.validate()?;
         Ok(config)
     }

@@ -45,15 +45,17 @@ pub const DEFAULT_REPLAY_CAPACITY: usize = 1_000_000;
 
 impl MemoryReplayCache {
     pub fn new(capacity: usize) -> Self {
+        // A tiny cache gets fewer shards so its capacity is exact (and deterministic in tests).
+        let shards = SHARDS.min(capacity.max(1));
         MemoryReplayCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            shard_capacity: capacity.div_ceil(SHARDS).max(1),
+            shards: (0..shards).map(|_| Mutex::new(HashMap::new())).collect(),
+            shard_capacity: capacity.div_ceil(shards).max(1),
             hasher: RandomState::new(),
         }
     }
 
     fn shard(&self, jti: &str) -> &Mutex<HashMap<String, i64>> {
-        &self.shards[(self.hasher.hash_one(jti) as usize) % SHARDS]
+        &self.shards[(self.hasher.hash_one(jti) as usize) % self.shards.len()]
     }
 
     /// Entries currently remembered, live or not yet swept.
@@ -130,6 +132,13 @@ mod tests {
         }
         // Once they expire, the sweep frees room.
         assert_eq!(cache.check_and_record("late", 3000, 2000).unwrap(), ReplayCheck::Fresh);
+    }
+
+    #[test]
+    fn tiny_capacity_is_exact() {
+        let cache = MemoryReplayCache::new(1);
+        assert_eq!(cache.check_and_record("a", 1000, 100).unwrap(), ReplayCheck::Fresh);
+        assert!(cache.check_and_record("b", 1000, 100).is_err());
     }
 
     #[test]
