@@ -47,6 +47,7 @@ pub mod keysource;
 pub mod policy;
 pub mod replay;
 pub mod revocation;
+pub mod signature;
 pub mod strict_json;
 pub mod token;
 pub mod verifier;

@@ -16,7 +16,7 @@ use crate::replay::{ReplayCache, ReplayCheck};
 use crate::revocation::RevocationList;
 use crate::token::{self, Claims};
 use crate::b64;
-use ed25519_dalek::Signature;
+use crate::signature;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
@@ -196,12 +196,10 @@ impl Verifier {
                 "the signature does not verify with the issuer's key",
             )
         };
-        let signature: [u8; 64] = b64::decode(segments.signature)
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or_else(signature_invalid)?;
-        key.key
-            .verify_strict(segments.signing_input.as_bytes(), &Signature::from_bytes(&signature))
-            .map_err(|_| signature_invalid())?;
+        let signature = b64::decode(segments.signature).ok_or_else(signature_invalid)?;
+        if !signature::verify(&key.key, segments.signing_input.as_bytes(), &signature) {
+            return Err(signature_invalid());
+        }
 
         // 08, 09: time. Required claims are present after step 11.
         let now = self.clock.now_secs();
