@@ -1,0 +1,16 @@
+// The napi-rs addon. `native/index.js` is the loader napi-rs generates (it picks the `.node`
+// file for this platform); `native/index.d.ts` is generated from the Rust doc comments.
+// The relative path is the same from `ts/src/` and from `dist/{esm,cjs}/`.
+import * as native from '../../native/index.js';
+
+export const { NativeVerifier, NativeIssuer } = native;
+export const nativeGenerateKey = native.generateKey;
+export const nativeCanonicalRequestHash = native.canonicalRequestHash;
+export type {
+  CallerSource,
+  GeneratedKey,
+  MintedToken,
+  NativeCaller,
+  PublicJwk,
+  RequestPartsInput,
+} from '../../native/index.js';
