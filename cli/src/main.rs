@@ -1,1 +1,304 @@
-fn main() {}
+//! `oathmesh`: generate keys, mint, verify and inspect Oath Tokens.
+//!
+//! Exit codes: 0 success (token allowed), 1 token denied, 2 usage or configuration error.
+
+mod inspect;
+mod keyfiles;
+
+use clap::{Args, Parser, Subcommand};
+use oathmesh_core::{
+    Issuer, LocalSigner, MintRequest, RequestParts, SourceRequest, Verifier, VerifyContext,
+};
+use serde_json::json;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "oathmesh",
+    version,
+    about = "Short-lived, signed identity for every machine call."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate an Ed25519 signing key (PKCS#8 PEM, mode 0600), its public key and a JWKS.
+    Keygen(KeygenArgs),
+    /// Mint a signed Oath Token.
+    Mint(MintArgs),
+    /// Verify tokens (arguments, or one per line on stdin) and print each caller as JSON.
+    Verify(VerifyArgs),
+    /// Decode a token WITHOUT verifying it, and explain each field.
+    Inspect(InspectArgs),
+}
+
+#[derive(Args)]
+struct KeygenArgs {
+    /// Where to write the private key; `<stem>.pub.pem` and `jwks.json` go beside it.
+    #[arg(long)]
+    out: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
+struct MintArgs {
+    /// PKCS#8 PEM private key.
+    #[arg(long)]
+    key: PathBuf,
+    /// Issuer URL (`iss`).
+    #[arg(long)]
+    iss: String,
+    /// Subject, e.g. svc://checkout.
+    #[arg(long)]
+    sub: String,
+    /// Audience: the receiving service.
+    #[arg(long)]
+    aud: String,
+    /// Action, e.g. charge.
+    #[arg(long)]
+    act: String,
+    /// Lifetime in seconds (clamped to 300; default 120).
+    #[arg(long)]
+    ttl: Option<i64>,
+    /// Scopes (repeat the flag or separate with commas).
+    #[arg(long, value_delimiter = ',')]
+    scope: Vec<String>,
+    #[arg(long)]
+    env: Option<String>,
+    #[arg(long)]
+    tenant: Option<String>,
+    #[arg(long)]
+    reason: Option<String>,
+    /// Request binding hash (`sha256:...`); see --bind-method.
+    #[arg(long, conflicts_with = "bind_method")]
+    rqh: Option<String>,
+    /// Bind the token to this request: method (with --bind-path, --bind-body-file).
+    #[arg(long, requires = "bind_path")]
+    bind_method: Option<String>,
+    /// Path and query of the bound request, exactly as it will be sent.
+    #[arg(long)]
+    bind_path: Option<String>,
+    /// Body of the bound request (default: empty).
+    #[arg(long)]
+    bind_body_file: Option<PathBuf>,
+    #[arg(long)]
+    delegated_by: Option<String>,
+    /// Source type (with --src-repo, ...), e.g. github_actions.
+    #[arg(long)]
+    src_type: Option<String>,
+    #[arg(long)]
+    src_repo: Option<String>,
+    /// Key id to put in the header (default: the key's RFC 7638 thumbprint).
+    #[arg(long)]
+    kid: Option<String>,
+    /// Print the issuer response JSON instead of the bare token.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// A verifier configuration document (docs/configuration.md); replaces the flags below.
+    #[arg(long, conflicts_with_all = ["jwks", "iss", "aud", "policy"])]
+    config: Option<PathBuf>,
+    /// JWKS file with the issuer's public keys.
+    #[arg(long, required_unless_present = "config")]
+    jwks: Option<PathBuf>,
+    /// Trusted issuer URL (repeatable).
+    #[arg(long, required_unless_present = "config")]
+    iss: Vec<String>,
+    /// This service's audience.
+    #[arg(long, required_unless_present = "config")]
+    aud: Option<String>,
+    /// Policy file (JSON).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Clock-skew allowance in seconds (0..60).
+    #[arg(long, default_value_t = 10)]
+    leeway: i64,
+    /// Refuse tokens that are not bound to the request.
+    #[arg(long)]
+    require_binding: bool,
+    /// The request to check a binding against: method (with --path, --body-file).
+    #[arg(long, requires = "path")]
+    method: Option<String>,
+    #[arg(long)]
+    path: Option<String>,
+    #[arg(long)]
+    body_file: Option<PathBuf>,
+    /// Tokens to verify, in order, with one verifier (so a repeated token is a replay).
+    /// Reads one token per line from stdin when none is given.
+    tokens: Vec<String>,
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// The token (or stdin when absent).
+    token: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A failure that is the operator's to fix (exit 2), as opposed to a denied token (exit 1).
+struct UsageError(String);
+
+impl<E: std::fmt::Display> From<E> for UsageError {
+    fn from(e: E) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(args) => keygen(args),
+        Command::Mint(args) => mint(args),
+        Command::Verify(args) => verify(args),
+        Command::Inspect(args) => inspect::run(args.token, args.json).map_err(UsageError),
+    };
+    match result {
+        Ok(code) => code,
+        Err(UsageError(message)) => {
+            eprintln!("oathmesh: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn keygen(args: KeygenArgs) -> Result<ExitCode, UsageError> {
+    let written = keyfiles::write_new_key(&args.out, args.force)?;
+    println!("kid: {}", written.kid);
+    println!("private key: {} (mode 0600)", written.private.display());
+    println!("public key:  {}", written.public.display());
+    println!("jwks:        {}", written.jwks.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>, UsageError> {
+    std::fs::read(path)
+        .map_err(|e| UsageError(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+fn mint(args: MintArgs) -> Result<ExitCode, UsageError> {
+    let pem = String::from_utf8(read_file(&args.key, "key")?)?;
+    let signer = LocalSigner::from_pem(&pem, args.kid)?;
+    let issuer = Issuer::new(args.iss, Arc::new(signer))?;
+    let rqh = match (&args.rqh, &args.bind_method, &args.bind_path) {
+        (Some(rqh), _, _) => Some(rqh.clone()),
+        (None, Some(method), Some(path)) => {
+            let body = match &args.bind_body_file {
+                Some(p) => read_file(p, "body")?,
+                None => Vec::new(),
+            };
+            Some(oathmesh_core::canonical_request_hash(method, path, &body))
+        }
+        _ => None,
+    };
+    let src = (args.src_type.is_some() || args.src_repo.is_some()).then(|| SourceRequest {
+        kind: args.src_type,
+        repo: args.src_repo,
+        ..SourceRequest::default()
+    });
+    let request = MintRequest {
+        sub: args.sub,
+        aud: args.aud,
+        act: args.act,
+        ttl_hint: args.ttl,
+        scope: (!args.scope.is_empty()).then_some(args.scope),
+        reason: args.reason,
+        env: args.env,
+        tenant: args.tenant,
+        rqh,
+        src,
+        delegated_by: args.delegated_by,
+    };
+    let minted = issuer
+        .mint(&request)
+        .map_err(|e| UsageError(format!("mint refused: {e}")))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&minted)?);
+    } else {
+        println!("{}", minted.token);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verifier_config(args: &VerifyArgs) -> Result<Vec<u8>, UsageError> {
+    if let Some(path) = &args.config {
+        return read_file(path, "config");
+    }
+    let jwks: serde_json::Value = serde_json::from_slice(&read_file(
+        args.jwks.as_ref().expect("clap requires --jwks"),
+        "jwks",
+    )?)
+    .map_err(|e| UsageError(format!("jwks: not valid JSON ({e})")))?;
+    let mut doc = json!({
+        "audience": args.aud,
+        "trusted_issuers": args.iss,
+        "jwks": jwks,
+        "leeway": args.leeway,
+        "require_binding": args.require_binding,
+    });
+    if let Some(policy) = &args.policy {
+        doc["policy_file"] = json!(policy);
+    }
+    Ok(serde_json::to_vec(&doc)?)
+}
+
+fn verify(args: VerifyArgs) -> Result<ExitCode, UsageError> {
+    let verifier = Verifier::from_json(&verifier_config(&args)?)?;
+    let body = match &args.body_file {
+        Some(p) => read_file(p, "body")?,
+        None => Vec::new(),
+    };
+    let ctx = VerifyContext {
+        request: match (&args.method, &args.path) {
+            (Some(method), Some(path)) => Some(RequestParts {
+                method,
+                path_and_query: path,
+                body: &body,
+            }),
+            _ => None,
+        },
+        ..VerifyContext::default()
+    };
+    let tokens = if args.tokens.is_empty() {
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input)?;
+        input
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    } else {
+        args.tokens.clone()
+    };
+    if tokens.is_empty() {
+        return Err(UsageError("no token given (argument or stdin)".into()));
+    }
+    let mut all_allowed = true;
+    for token in &tokens {
+        match verifier.verify(token, &ctx) {
+            Ok(caller) => println!("{}", caller.to_json()),
+            Err(err) => {
+                all_allowed = false;
+                eprintln!("{}", err.to_json(None));
+            }
+        }
+    }
+    Ok(if all_allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -50,7 +50,10 @@ mod tests {
         assert!(decode("YQ==").is_none());
         assert!(decode("Y Q").is_none());
         assert!(decode("YQ\n").is_none());
-        assert!(decode("+/8").is_none(), "standard alphabet is not base64url");
+        assert!(
+            decode("+/8").is_none(),
+            "standard alphabet is not base64url"
+        );
         assert!(decode("-_8").is_some());
     }
 

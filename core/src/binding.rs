@@ -41,7 +41,11 @@ pub fn canonical_request(method: &str, path_and_query: &str, body: &[u8]) -> Str
         .collect();
     // `a` and `a=` have equal (key, value); the raw text breaks the tie so the order is total.
     pairs.sort_unstable_by(|a, b| {
-        (a.0.as_bytes(), a.1.as_bytes(), a.2.as_bytes()).cmp(&(b.0.as_bytes(), b.1.as_bytes(), b.2.as_bytes()))
+        (a.0.as_bytes(), a.1.as_bytes(), a.2.as_bytes()).cmp(&(
+            b.0.as_bytes(),
+            b.1.as_bytes(),
+            b.2.as_bytes(),
+        ))
     });
     let sorted_query = pairs.iter().map(|p| p.2).collect::<Vec<_>>().join("&");
     format!(
@@ -56,7 +60,10 @@ pub fn canonical_request(method: &str, path_and_query: &str, body: &[u8]) -> Str
 /// `sha256:<hex>` of the canonical request: the value of the `rqh` claim.
 pub fn canonical_request_hash(method: &str, path_and_query: &str, body: &[u8]) -> String {
     let canonical = canonical_request(method, path_and_query, body);
-    format!("sha256:{}", lower_hex(&Sha256::digest(canonical.as_bytes())))
+    format!(
+        "sha256:{}",
+        lower_hex(&Sha256::digest(canonical.as_bytes()))
+    )
 }
 
 impl RequestParts<'_> {
@@ -73,8 +80,14 @@ mod tests {
 
     #[test]
     fn canonical_form() {
-        assert_eq!(canonical_request("get", "", b""), format!("GET\n/\n\n{EMPTY_SHA}"));
-        assert_eq!(canonical_request("GET", "/a?", b""), format!("GET\n/a\n\n{EMPTY_SHA}"));
+        assert_eq!(
+            canonical_request("get", "", b""),
+            format!("GET\n/\n\n{EMPTY_SHA}")
+        );
+        assert_eq!(
+            canonical_request("GET", "/a?", b""),
+            format!("GET\n/a\n\n{EMPTY_SHA}")
+        );
         assert_eq!(
             canonical_request("POST", "/v1/x?b=2&a=9&a=1", b""),
             format!("POST\n/v1/x\na=1&a=9&b=2\n{EMPTY_SHA}")
@@ -114,9 +127,15 @@ mod tests {
     fn body_and_method_matter() {
         let h = canonical_request_hash("POST", "/pay", br#"{"amount":1}"#);
         assert!(h.starts_with("sha256:") && h.len() == 71);
-        assert_ne!(h, canonical_request_hash("POST", "/pay", br#"{"amount":100}"#));
+        assert_ne!(
+            h,
+            canonical_request_hash("POST", "/pay", br#"{"amount":100}"#)
+        );
         assert_ne!(h, canonical_request_hash("PUT", "/pay", br#"{"amount":1}"#));
-        assert_eq!(h, canonical_request_hash("post", "/pay", br#"{"amount":1}"#));
+        assert_eq!(
+            h,
+            canonical_request_hash("post", "/pay", br#"{"amount":1}"#)
+        );
     }
 
     #[test]

@@ -57,7 +57,10 @@ pub fn is_valid_jti(jti: &str) -> bool {
 /// `sha256:` followed by 64 lowercase hex digits.
 pub fn is_valid_rqh(rqh: &str) -> bool {
     rqh.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -102,7 +105,10 @@ pub fn check_formats(claims: &Claims) -> Result<(), FormatViolation> {
     }
     let (iat, exp) = (claims.iat.unwrap_or(0), claims.exp.unwrap_or(0));
     if exp <= iat {
-        return Err(FormatViolation::new("exp", "`exp` must be later than `iat`"));
+        return Err(FormatViolation::new(
+            "exp",
+            "`exp` must be later than `iat`",
+        ));
     }
     if exp.saturating_sub(iat) > MAX_LIFETIME_SECS {
         return Err(FormatViolation::new(
@@ -111,14 +117,20 @@ pub fn check_formats(claims: &Claims) -> Result<(), FormatViolation> {
         ));
     }
     if !claims.jti.as_deref().is_some_and(is_valid_jti) {
-        return Err(FormatViolation::new("jti", "`jti` must be 1 to 128 characters"));
+        return Err(FormatViolation::new(
+            "jti",
+            "`jti` must be 1 to 128 characters",
+        ));
     }
     if claims
         .reason
         .as_deref()
         .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
     {
-        return Err(FormatViolation::new("reason", "`reason` is longer than 512 characters"));
+        return Err(FormatViolation::new(
+            "reason",
+            "`reason` is longer than 512 characters",
+        ));
     }
     if claims
         .delegated_by
@@ -145,11 +157,25 @@ mod tests {
 
     #[test]
     fn subjects() {
-        for ok in ["svc://billing", "job://github/acme/app/deploy.yml", "user://a", "agent://A-b_c.d"] {
+        for ok in [
+            "svc://billing",
+            "job://github/acme/app/deploy.yml",
+            "user://a",
+            "agent://A-b_c.d",
+        ] {
             assert!(is_valid_subject(ok), "{ok}");
         }
         let long = format!("svc://{}", "a".repeat(257));
-        for bad in ["svc:/x", "root://x", "svc://", "svc://a b", "svc://é", "SVC://a", "svc://a?b", &long] {
+        for bad in [
+            "svc:/x",
+            "root://x",
+            "svc://",
+            "svc://a b",
+            "svc://é",
+            "SVC://a",
+            "svc://a?b",
+            &long,
+        ] {
             assert!(!is_valid_subject(bad), "{bad}");
         }
         assert!(is_valid_subject(&format!("svc://{}", "a".repeat(256))));

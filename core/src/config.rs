@@ -8,7 +8,9 @@ use crate::error::ConfigError;
 use crate::keys::KeySet;
 use crate::keysource::{KeyLookupError, KeySource, StaticKeys};
 use crate::policy::Policy;
-use crate::replay::{BackendError, DEFAULT_REPLAY_CAPACITY, MemoryReplayCache, ReplayCache, ReplayCheck};
+use crate::replay::{
+    BackendError, DEFAULT_REPLAY_CAPACITY, MemoryReplayCache, ReplayCache, ReplayCheck,
+};
 use crate::revocation::{MemoryRevocationList, RevocationList};
 use crate::strict_json;
 use serde::Deserialize;
@@ -47,7 +49,11 @@ pub struct VerifierConfig {
 impl VerifierConfig {
     /// A configuration with the defaults: 10 s leeway, in-memory replay cache, no
     /// revocation list, no policy, no audit, binding optional, system clock.
-    pub fn new(audience: impl Into<String>, trusted_issuers: Vec<String>, keys: Arc<dyn KeySource>) -> Self {
+    pub fn new(
+        audience: impl Into<String>,
+        trusted_issuers: Vec<String>,
+        keys: Arc<dyn KeySource>,
+    ) -> Self {
         VerifierConfig {
             audience: audience.into(),
             trusted_issuers,
@@ -168,19 +174,25 @@ struct Unavailable;
 
 impl KeySource for Unavailable {
     fn lookup(&self, _: &str, _: &str) -> Result<crate::keys::PublicKey, KeyLookupError> {
-        Err(KeyLookupError::Unavailable("simulated outage (testing.unavailable)".to_owned()))
+        Err(KeyLookupError::Unavailable(
+            "simulated outage (testing.unavailable)".to_owned(),
+        ))
     }
 }
 
 impl RevocationList for Unavailable {
     fn is_revoked(&self, _: &str) -> Result<bool, BackendError> {
-        Err(BackendError("simulated outage (testing.unavailable)".to_owned()))
+        Err(BackendError(
+            "simulated outage (testing.unavailable)".to_owned(),
+        ))
     }
 }
 
 impl ReplayCache for Unavailable {
     fn check_and_record(&self, _: &str, _: i64, _: i64) -> Result<ReplayCheck, BackendError> {
-        Err(BackendError("simulated outage (testing.unavailable)".to_owned()))
+        Err(BackendError(
+            "simulated outage (testing.unavailable)".to_owned(),
+        ))
     }
 }
 
@@ -236,7 +248,9 @@ impl ConfigDoc {
         config.require_binding = self.require_binding;
         config.policy = match (self.policy, self.policy_file) {
             (Some(_), Some(_)) => {
-                return Err(ConfigError::new("config: give at most one of policy and policy_file"));
+                return Err(ConfigError::new(
+                    "config: give at most one of policy and policy_file",
+                ));
             }
             (Some(doc), None) => Some(Arc::new(Policy::from_value(&doc)?)),
             (None, Some(path)) => Some(Arc::new(Policy::from_file(&path)?)),
@@ -247,7 +261,9 @@ impl ConfigDoc {
             None => DEFAULT_REPLAY_CAPACITY,
         };
         if capacity == 0 {
-            return Err(ConfigError::new("replay_cache.capacity: must be at least 1"));
+            return Err(ConfigError::new(
+                "replay_cache.capacity: must be at least 1",
+            ));
         }
         let testing = self.testing.unwrap_or_default();
         let clock: Arc<dyn Clock> = match testing.now {
@@ -292,7 +308,6 @@ impl ConfigDoc {
         Ok(config)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

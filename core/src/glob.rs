@@ -37,7 +37,11 @@ mod tests {
             ("*", "anything", true),
             ("svc://a", "svc://a", true),
             ("svc://a", "svc://ab", false),
-            ("job://github/acme/*", "job://github/acme/app/deploy.yml", true),
+            (
+                "job://github/acme/*",
+                "job://github/acme/app/deploy.yml",
+                true,
+            ),
             ("job://github/acme/*", "job://github/acmecorp/app", false),
             ("*deploy*", "pre-deploy-prod", true),
             ("a*b*c", "aXbYc", true),

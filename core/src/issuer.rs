@@ -37,7 +37,9 @@ impl LocalSigner {
     pub fn new(key: SigningKey, kid: Option<String>) -> Result<Self, ConfigError> {
         let kid = kid.unwrap_or_else(|| keys::thumbprint(&key.verifying_key()));
         if !token::is_valid_kid(&kid) {
-            return Err(ConfigError::new("kid: must be 1 to 128 printable ASCII characters"));
+            return Err(ConfigError::new(
+                "kid: must be 1 to 128 printable ASCII characters",
+            ));
         }
         Ok(LocalSigner { key, kid })
     }
@@ -181,7 +183,10 @@ impl Issuer {
         let pem = match (doc.private_key_pem, doc.private_key_file) {
             (Some(pem), None) => pem,
             (None, Some(path)) => std::fs::read_to_string(&path).map_err(|e| {
-                ConfigError::new(format!("private_key_file: cannot read {}: {e}", path.display()))
+                ConfigError::new(format!(
+                    "private_key_file: cannot read {}: {e}",
+                    path.display()
+                ))
             })?,
             _ => {
                 return Err(ConfigError::new(
@@ -231,7 +236,8 @@ impl Issuer {
     pub fn mint(&self, request: &MintRequest) -> Result<MintedToken, MintError> {
         let now = self.clock.now_secs();
         let ttl = Issuer::effective_ttl(request.ttl_hint);
-        let jti = new_jti().map_err(|e| MintError::Signer(format!("OS random number generator failed: {e}")))?;
+        let jti = new_jti()
+            .map_err(|e| MintError::Signer(format!("OS random number generator failed: {e}")))?;
         let claims = Claims {
             iss: Some(self.issuer.clone()),
             sub: Some(request.sub.clone()),
@@ -265,7 +271,11 @@ impl Issuer {
             claim: v.claim,
             message: v.message.to_owned(),
         })?;
-        if claims.scope.as_ref().is_some_and(|s| s.iter().any(String::is_empty)) {
+        if claims
+            .scope
+            .as_ref()
+            .is_some_and(|s| s.iter().any(String::is_empty))
+        {
             return Err(MintError::InvalidClaim {
                 claim: "scope",
                 message: "scopes must be non-empty strings".to_owned(),
@@ -348,7 +358,12 @@ mod tests {
     #[test]
     fn mints_times_and_unique_uuid_jtis() {
         let iss = issuer();
-        let a = iss.mint(&MintRequest { ttl_hint: Some(9999), ..request() }).unwrap();
+        let a = iss
+            .mint(&MintRequest {
+                ttl_hint: Some(9999),
+                ..request()
+            })
+            .unwrap();
         let b = iss.mint(&request()).unwrap();
         assert_ne!(a.jti, b.jti);
         assert_eq!(a.expires_in, 300);
@@ -368,13 +383,55 @@ mod tests {
     fn refuses_bad_requests() {
         let iss = issuer();
         let cases = [
-            (MintRequest { sub: "root://x".into(), ..request() }, "claim_invalid:sub"),
-            (MintRequest { sub: String::new(), ..request() }, "claim_invalid:sub"),
-            (MintRequest { act: "two words".into(), ..request() }, "claim_invalid:act"),
-            (MintRequest { aud: String::new(), ..request() }, "claim_invalid:aud"),
-            (MintRequest { rqh: Some("sha256:x".into()), ..request() }, "claim_invalid:rqh"),
-            (MintRequest { delegated_by: Some("svc://x".into()), ..request() }, "claim_invalid:delegated_by"),
-            (MintRequest { scope: Some(vec![String::new()]), ..request() }, "claim_invalid:scope"),
+            (
+                MintRequest {
+                    sub: "root://x".into(),
+                    ..request()
+                },
+                "claim_invalid:sub",
+            ),
+            (
+                MintRequest {
+                    sub: String::new(),
+                    ..request()
+                },
+                "claim_invalid:sub",
+            ),
+            (
+                MintRequest {
+                    act: "two words".into(),
+                    ..request()
+                },
+                "claim_invalid:act",
+            ),
+            (
+                MintRequest {
+                    aud: String::new(),
+                    ..request()
+                },
+                "claim_invalid:aud",
+            ),
+            (
+                MintRequest {
+                    rqh: Some("sha256:x".into()),
+                    ..request()
+                },
+                "claim_invalid:rqh",
+            ),
+            (
+                MintRequest {
+                    delegated_by: Some("svc://x".into()),
+                    ..request()
+                },
+                "claim_invalid:delegated_by",
+            ),
+            (
+                MintRequest {
+                    scope: Some(vec![String::new()]),
+                    ..request()
+                },
+                "claim_invalid:scope",
+            ),
         ];
         for (req, code) in cases {
             assert_eq!(iss.mint(&req).unwrap_err().code(), code, "{req:?}");
@@ -384,9 +441,17 @@ mod tests {
     #[test]
     fn mint_request_json_is_strict() {
         assert!(MintRequest::from_json(br#"{"sub":"svc://a","aud":"a","act":"b"}"#).is_ok());
-        assert!(MintRequest::from_json(br#"{"sub":"svc://a","aud":"a","act":"b","exp":5}"#).is_err());
-        assert!(MintRequest::from_json(br#"{"sub":"svc://a","sub":"svc://b","aud":"a","act":"b"}"#).is_err());
-        assert!(MintRequest::from_json(br#"{"sub":"svc://a","aud":"a","act":"b","ttl_hint":1.5}"#).is_err());
+        assert!(
+            MintRequest::from_json(br#"{"sub":"svc://a","aud":"a","act":"b","exp":5}"#).is_err()
+        );
+        assert!(
+            MintRequest::from_json(br#"{"sub":"svc://a","sub":"svc://b","aud":"a","act":"b"}"#)
+                .is_err()
+        );
+        assert!(
+            MintRequest::from_json(br#"{"sub":"svc://a","aud":"a","act":"b","ttl_hint":1.5}"#)
+                .is_err()
+        );
     }
 
     #[test]

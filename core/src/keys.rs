@@ -65,8 +65,9 @@ pub fn signing_key_from_pem(pem: &str) -> Result<SigningKey, ConfigError> {
 
 /// Parses an SPKI PEM Ed25519 public key.
 pub fn verifying_key_from_pem(pem: &str) -> Result<VerifyingKey, ConfigError> {
-    VerifyingKey::from_public_key_pem(pem.trim())
-        .map_err(|_| ConfigError::new("public key: not an SPKI PEM Ed25519 public key (BEGIN PUBLIC KEY)"))
+    VerifyingKey::from_public_key_pem(pem.trim()).map_err(|_| {
+        ConfigError::new("public key: not an SPKI PEM Ed25519 public key (BEGIN PUBLIC KEY)")
+    })
 }
 
 /// A fresh key pair in the forms operators store and publish.
@@ -83,7 +84,9 @@ pub struct GeneratedKey {
 impl std::fmt::Debug for GeneratedKey {
     // Never print the private key, even in a debug log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeneratedKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("GeneratedKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -157,7 +160,13 @@ impl KeySet {
     /// Adds a key under `kid` (its thumbprint when `None`).
     pub fn insert(&mut self, key: VerifyingKey, kid: Option<&str>) {
         let kid = kid.map_or_else(|| thumbprint(&key), str::to_owned);
-        self.keys.insert(kid, PublicKey { key, alg: JwkAlg::Ed25519 });
+        self.keys.insert(
+            kid,
+            PublicKey {
+                key,
+                alg: JwkAlg::Ed25519,
+            },
+        );
     }
 
     /// Parses a JWKS document. Keys that are not OKP/Ed25519 with a 32-byte `x` are skipped
@@ -174,11 +183,15 @@ impl KeySet {
 
     pub fn from_jwks_value(doc: &Value) -> Result<KeySet, ConfigError> {
         let Some(keys) = doc.get("keys").and_then(Value::as_array) else {
-            return Err(ConfigError::new("jwks: expected an object with a `keys` array"));
+            return Err(ConfigError::new(
+                "jwks: expected an object with a `keys` array",
+            ));
         };
         let mut set = KeySet::default();
         for jwk in keys {
-            let Some((kid, key)) = parse_jwk(jwk) else { continue };
+            let Some((kid, key)) = parse_jwk(jwk) else {
+                continue;
+            };
             if set.keys.contains_key(&kid) {
                 return Err(ConfigError::new(format!("jwks: duplicate kid {kid:?}")));
             }
@@ -242,7 +255,10 @@ mod tests {
         // RFC 8037 Appendix A.3: the thumbprint of the example Ed25519 key.
         let x = b64::decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap();
         let key = VerifyingKey::from_bytes(&x.try_into().unwrap()).unwrap();
-        assert_eq!(thumbprint(&key), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            thumbprint(&key),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 
     #[test]
@@ -253,7 +269,10 @@ mod tests {
         let public = verifying_key_from_pem(&generated.public_pem).unwrap();
         assert_eq!(public, key.verifying_key());
         assert!(!format!("{generated:?}").contains("PRIVATE"));
-        assert!(signing_key_from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").is_err());
+        assert!(
+            signing_key_from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
+                .is_err()
+        );
     }
 
     #[test]
@@ -293,7 +312,8 @@ mod tests {
     fn pem_sets() {
         let a = generate_key();
         let b = generate_key();
-        let set = KeySet::from_public_pems(&[format!("{}\n{}", a.public_pem, b.public_pem)]).unwrap();
+        let set =
+            KeySet::from_public_pems(&[format!("{}\n{}", a.public_pem, b.public_pem)]).unwrap();
         assert_eq!(set.len(), 2);
         assert!(set.get(&a.kid).is_some() && set.get(&b.kid).is_some());
     }

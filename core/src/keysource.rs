@@ -69,7 +69,10 @@ mod tests {
         only_b.insert(verifying_key_from_pem(&b.public_pem).unwrap(), None);
         let keys = StaticKeys::shared(shared).with_issuer("https://b", only_b);
         assert!(keys.lookup("https://a", &a.kid).is_ok());
-        assert_eq!(keys.lookup("https://b", &a.kid), Err(KeyLookupError::NotFound));
+        assert_eq!(
+            keys.lookup("https://b", &a.kid),
+            Err(KeyLookupError::NotFound)
+        );
         assert!(keys.lookup("https://b", &b.kid).is_ok());
     }
 }

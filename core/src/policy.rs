@@ -81,7 +81,11 @@ impl Policy {
         check_keys(obj, &["version", "rules"], "policy")?;
         match obj.get("version") {
             Some(v) if v.as_i64() == Some(1) => {}
-            Some(_) => return Err(ConfigError::new("policy.version: only version 1 is supported")),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "policy.version: only version 1 is supported",
+                ));
+            }
             None => return Err(ConfigError::new("policy.version: required")),
         }
         let rules = obj
@@ -135,21 +139,35 @@ fn parse_rule(rule: &Value, path: &str) -> Result<Rule, ConfigError> {
     check_keys(obj, &["name", "allow", "match", "description"], path)?;
     let name = match obj.get("name") {
         Some(Value::String(n)) if !n.is_empty() => n.clone(),
-        _ => return Err(ConfigError::new(format!("{path}.name: required, a non-empty string"))),
+        _ => {
+            return Err(ConfigError::new(format!(
+                "{path}.name: required, a non-empty string"
+            )));
+        }
     };
     let allow = obj
         .get("allow")
         .and_then(Value::as_bool)
         .ok_or_else(|| ConfigError::new(format!("{path}.allow: required, true or false")))?;
     if obj.get("description").is_some_and(|d| !d.is_string()) {
-        return Err(ConfigError::new(format!("{path}.description: must be a string")));
+        return Err(ConfigError::new(format!(
+            "{path}.description: must be a string"
+        )));
     }
     let matcher = match obj.get("match") {
         None | Some(Value::Null) => Matcher::default(),
         Some(Value::Object(m)) => parse_matcher(m, &format!("{path}.match"))?,
-        Some(_) => return Err(ConfigError::new(format!("{path}.match: expected an object"))),
+        Some(_) => {
+            return Err(ConfigError::new(format!(
+                "{path}.match: expected an object"
+            )));
+        }
     };
-    Ok(Rule { name, allow, matcher })
+    Ok(Rule {
+        name,
+        allow,
+        matcher,
+    })
 }
 
 fn pattern(value: &Value, path: &str) -> Result<String, ConfigError> {
@@ -161,7 +179,9 @@ fn pattern(value: &Value, path: &str) -> Result<String, ConfigError> {
 
 fn set_once(slot: &mut Option<String>, value: String, path: &str) -> Result<(), ConfigError> {
     if slot.replace(value).is_some() {
-        return Err(ConfigError::new(format!("{path}: given twice (as `src.{{..}}` and as a dotted key)")));
+        return Err(ConfigError::new(format!(
+            "{path}: given twice (as `src.{{..}}` and as a dotted key)"
+        )));
     }
     Ok(())
 }
@@ -178,9 +198,9 @@ fn parse_matcher(obj: &Map<String, Value>, path: &str) -> Result<Matcher, Config
             "env" => m.env = Some(pattern(value, &at)?),
             "tenant" => m.tenant = Some(pattern(value, &at)?),
             "scope" => {
-                let items = value
-                    .as_array()
-                    .ok_or_else(|| ConfigError::new(format!("{at}: expected an array of scopes")))?;
+                let items = value.as_array().ok_or_else(|| {
+                    ConfigError::new(format!("{at}: expected an array of scopes"))
+                })?;
                 let scopes = items
                     .iter()
                     .enumerate()
@@ -268,8 +288,12 @@ mod tests {
     }
 
     fn decide(matcher: &str) -> bool {
-        let doc = format!(r#"{{"version":1,"rules":[{{"name":"r","allow":true,"match":{matcher}}}]}}"#);
-        Policy::from_json(doc.as_bytes()).unwrap().evaluate(&claims()).allow
+        let doc =
+            format!(r#"{{"version":1,"rules":[{{"name":"r","allow":true,"match":{matcher}}}]}}"#);
+        Policy::from_json(doc.as_bytes())
+            .unwrap()
+            .evaluate(&claims())
+            .allow
     }
 
     #[test]
@@ -296,7 +320,10 @@ mod tests {
             (r#"{"src":{"repo":"other/*"}}"#, false),
             (r#"{"src.type":"gitlab_ci"}"#, false),
             (r#"{"src.workflow":"deploy.yml"}"#, true),
-            (r#"{"src.repo":"acme/app","act":"deploy","env":"prod"}"#, true),
+            (
+                r#"{"src.repo":"acme/app","act":"deploy","env":"prod"}"#,
+                true,
+            ),
             (r#"{"src.repo":"acme/app","act":"read"}"#, false),
             (r#"{}"#, true),
         ];
@@ -312,7 +339,13 @@ mod tests {
         let mut c = claims();
         assert!(p.evaluate(&c).allow);
         c.env = None;
-        assert_eq!(p.evaluate(&c), Decision { allow: false, rule: "default" });
+        assert_eq!(
+            p.evaluate(&c),
+            Decision {
+                allow: false,
+                rule: "default"
+            }
+        );
     }
 
     #[test]
@@ -321,12 +354,30 @@ mod tests {
             {"name":"block-evil","allow":false,"match":{"sub":"job://github/acme/*","act":"deploy"}},
             {"name":"allow-acme","allow":true,"match":{"sub":"job://github/acme/*"}}]}"#;
         let p = Policy::from_json(doc).unwrap();
-        assert_eq!(p.evaluate(&claims()), Decision { allow: false, rule: "block-evil" });
+        assert_eq!(
+            p.evaluate(&claims()),
+            Decision {
+                allow: false,
+                rule: "block-evil"
+            }
+        );
         let mut c = claims();
         c.act = Some("read".into());
-        assert_eq!(p.evaluate(&c), Decision { allow: true, rule: "allow-acme" });
+        assert_eq!(
+            p.evaluate(&c),
+            Decision {
+                allow: true,
+                rule: "allow-acme"
+            }
+        );
         c.sub = Some("svc://other".into());
-        assert_eq!(p.evaluate(&c), Decision { allow: false, rule: "default" });
+        assert_eq!(
+            p.evaluate(&c),
+            Decision {
+                allow: false,
+                rule: "default"
+            }
+        );
         let empty = Policy::from_json(br#"{"version":1,"rules":[]}"#).unwrap();
         assert_eq!(empty.evaluate(&c).rule, "default");
     }
@@ -337,15 +388,42 @@ mod tests {
             (r#"{"rules":[]}"#, "policy.version: required"),
             (r#"{"version":2,"rules":[]}"#, "policy.version"),
             (r#"{"version":1}"#, "policy.rules"),
-            (r#"{"version":1,"rules":[],"extra":1}"#, "policy.extra: unknown key"),
-            (r#"{"version":1,"rules":[{"allow":true}]}"#, "policy.rules[0].name"),
-            (r#"{"version":1,"rules":[{"name":"a","allow":true},{"name":"b"}]}"#, "policy.rules[1].allow"),
-            (r#"{"version":1,"rules":[{"name":"a","allow":"yes"}]}"#, "policy.rules[0].allow"),
-            (r#"{"version":1,"rules":[{"name":"a","allow":true,"match":{"sbu":"x"}}]}"#, "policy.rules[0].match.sbu: unknown key"),
-            (r#"{"version":1,"rules":[{"name":"a","allow":true,"match":{"scope":"x"}}]}"#, "policy.rules[0].match.scope"),
-            (r#"{"version":1,"rules":[{"name":"a","allow":true,"match":{"src":{"branch":"x"}}}]}"#, "policy.rules[0].match.src.branch: unknown key"),
-            (r#"{"version":1,"rules":[{"name":"a","allow":true,"match":{"src":{"repo":"x"},"src.repo":"y"}}]}"#, "given twice"),
-            (r#"{"version":1,"rules":[{"name":"a","allow":true,"match":{"sub":5}}]}"#, "policy.rules[0].match.sub"),
+            (
+                r#"{"version":1,"rules":[],"extra":1}"#,
+                "policy.extra: unknown key",
+            ),
+            (
+                r#"{"version":1,"rules":[{"allow":true}]}"#,
+                "policy.rules[0].name",
+            ),
+            (
+                r#"{"version":1,"rules":[{"name":"a","allow":true},{"name":"b"}]}"#,
+                "policy.rules[1].allow",
+            ),
+            (
+                r#"{"version":1,"rules":[{"name":"a","allow":"yes"}]}"#,
+                "policy.rules[0].allow",
+            ),
+            (
+                r#"{"version":1,"rules":[{"name":"a","allow":true,"match":{"sbu":"x"}}]}"#,
+                "policy.rules[0].match.sbu: unknown key",
+            ),
+            (
+                r#"{"version":1,"rules":[{"name":"a","allow":true,"match":{"scope":"x"}}]}"#,
+                "policy.rules[0].match.scope",
+            ),
+            (
+                r#"{"version":1,"rules":[{"name":"a","allow":true,"match":{"src":{"branch":"x"}}}]}"#,
+                "policy.rules[0].match.src.branch: unknown key",
+            ),
+            (
+                r#"{"version":1,"rules":[{"name":"a","allow":true,"match":{"src":{"repo":"x"},"src.repo":"y"}}]}"#,
+                "given twice",
+            ),
+            (
+                r#"{"version":1,"rules":[{"name":"a","allow":true,"match":{"sub":5}}]}"#,
+                "policy.rules[0].match.sub",
+            ),
             (r#"{"version":1,"version":1,"rules":[]}"#, "duplicate"),
         ];
         for (doc, want) in cases {

@@ -25,7 +25,12 @@ pub struct BackendError(pub String);
 pub trait ReplayCache: Send + Sync {
     /// Records `jti` until `expires_at` (Unix seconds) unless it is already recorded.
     /// `now` is the verifier's clock, so expiry follows the same time source as the pipeline.
-    fn check_and_record(&self, jti: &str, expires_at: i64, now: i64) -> Result<ReplayCheck, BackendError>;
+    fn check_and_record(
+        &self,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<ReplayCheck, BackendError>;
 }
 
 const SHARDS: usize = 16;
@@ -80,12 +85,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ReplayCache for MemoryReplayCache {
-    fn check_and_record(&self, jti: &str, expires_at: i64, now: i64) -> Result<ReplayCheck, BackendError> {
+    fn check_and_record(
+        &self,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<ReplayCheck, BackendError> {
         let mut shard = lock(self.shard(jti));
-        if let Some(&until) = shard.get(jti) {
-            if until > now {
-                return Ok(ReplayCheck::Replayed);
-            }
+        if shard.get(jti).is_some_and(|&until| until > now) {
+            return Ok(ReplayCheck::Replayed);
         }
         if shard.len() >= self.shard_capacity && !shard.contains_key(jti) {
             shard.retain(|_, until| *until > now);
@@ -109,9 +117,18 @@ mod tests {
     #[test]
     fn second_sighting_is_a_replay_until_expiry() {
         let cache = MemoryReplayCache::new(100);
-        assert_eq!(cache.check_and_record("a", 110, 100).unwrap(), ReplayCheck::Fresh);
-        assert_eq!(cache.check_and_record("a", 110, 109).unwrap(), ReplayCheck::Replayed);
-        assert_eq!(cache.check_and_record("a", 130, 110).unwrap(), ReplayCheck::Fresh);
+        assert_eq!(
+            cache.check_and_record("a", 110, 100).unwrap(),
+            ReplayCheck::Fresh
+        );
+        assert_eq!(
+            cache.check_and_record("a", 110, 109).unwrap(),
+            ReplayCheck::Replayed
+        );
+        assert_eq!(
+            cache.check_and_record("a", 130, 110).unwrap(),
+            ReplayCheck::Fresh
+        );
     }
 
     #[test]
@@ -131,13 +148,19 @@ mod tests {
             assert!(matches!(r, Ok(ReplayCheck::Replayed) | Err(_)));
         }
         // Once they expire, the sweep frees room.
-        assert_eq!(cache.check_and_record("late", 3000, 2000).unwrap(), ReplayCheck::Fresh);
+        assert_eq!(
+            cache.check_and_record("late", 3000, 2000).unwrap(),
+            ReplayCheck::Fresh
+        );
     }
 
     #[test]
     fn tiny_capacity_is_exact() {
         let cache = MemoryReplayCache::new(1);
-        assert_eq!(cache.check_and_record("a", 1000, 100).unwrap(), ReplayCheck::Fresh);
+        assert_eq!(
+            cache.check_and_record("a", 1000, 100).unwrap(),
+            ReplayCheck::Fresh
+        );
         assert!(cache.check_and_record("b", 1000, 100).is_err());
     }
 
@@ -149,10 +172,15 @@ mod tests {
             let barrier = Arc::new(std::sync::Barrier::new(8));
             let threads: Vec<_> = (0..8)
                 .map(|_| {
-                    let (cache, accepted, barrier) = (cache.clone(), accepted.clone(), barrier.clone());
+                    let (cache, accepted, barrier) =
+                        (cache.clone(), accepted.clone(), barrier.clone());
                     std::thread::spawn(move || {
                         barrier.wait();
-                        if cache.check_and_record(&format!("jti-{round}"), 500, 100).unwrap() == ReplayCheck::Fresh {
+                        if cache
+                            .check_and_record(&format!("jti-{round}"), 500, 100)
+                            .unwrap()
+                            == ReplayCheck::Fresh
+                        {
                             accepted.fetch_add(1, Ordering::SeqCst);
                         }
                     })

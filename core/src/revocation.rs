@@ -22,7 +22,8 @@ impl MemoryRevocationList {
     }
 
     pub fn revoke(&self, subject: &str, revoked_at_rfc3339: &str) {
-        self.write().insert(subject.to_owned(), revoked_at_rfc3339.to_owned());
+        self.write()
+            .insert(subject.to_owned(), revoked_at_rfc3339.to_owned());
     }
 
     /// Lifts a revocation; true when there was one.
@@ -66,7 +67,10 @@ mod tests {
         list.revoke("svc://a", "2026-01-01T00:00:00Z");
         assert!(list.is_revoked("svc://a").unwrap());
         assert!(!list.is_revoked("svc://ab").unwrap());
-        assert_eq!(list.list(), vec![("svc://a".to_owned(), "2026-01-01T00:00:00Z".to_owned())]);
+        assert_eq!(
+            list.list(),
+            vec![("svc://a".to_owned(), "2026-01-01T00:00:00Z".to_owned())]
+        );
         assert!(list.unrevoke("svc://a"));
         assert!(!list.unrevoke("svc://a"));
         assert!(!list.is_revoked("svc://a").unwrap());

@@ -9,7 +9,8 @@ pub fn verify(key: &VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
     let Ok(bytes) = <[u8; 64]>::try_from(signature) else {
         return false;
     };
-    key.verify_strict(message, &Signature::from_bytes(&bytes)).is_ok()
+    key.verify_strict(message, &Signature::from_bytes(&bytes))
+        .is_ok()
 }
 
 /// The same check from raw public-key bytes (32 bytes, compressed Edwards point).

@@ -131,7 +131,10 @@ pub fn split(token: &str) -> Result<Segments<'_>, VerifyError> {
         ));
     };
     if header.len() > MAX_HEADER_SEGMENT_BYTES {
-        return Err(malformed(STEP, "the header segment is larger than 1024 bytes"));
+        return Err(malformed(
+            STEP,
+            "the header segment is larger than 1024 bytes",
+        ));
     }
     if !(b64::is_alphabet(header) && b64::is_alphabet(payload) && b64::is_alphabet(signature)) {
         return Err(malformed(
@@ -148,7 +151,11 @@ pub fn split(token: &str) -> Result<Segments<'_>, VerifyError> {
 }
 
 /// Decodes one segment into a JSON object, rejecting duplicate keys.
-fn decode_object(segment: &str, step: Step, what: &'static str) -> Result<Map<String, Value>, VerifyError> {
+fn decode_object(
+    segment: &str,
+    step: Step,
+    what: &'static str,
+) -> Result<Map<String, Value>, VerifyError> {
     let bytes = b64::decode(segment).ok_or_else(|| {
         malformed(
             step,
@@ -257,7 +264,10 @@ fn wrong_type(claim: &'static str, expected: &'static str) -> VerifyError {
     )
 }
 
-fn take_string(map: &mut Map<String, Value>, claim: &'static str) -> Result<Option<String>, VerifyError> {
+fn take_string(
+    map: &mut Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<String>, VerifyError> {
     match map.remove(claim) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -265,7 +275,10 @@ fn take_string(map: &mut Map<String, Value>, claim: &'static str) -> Result<Opti
     }
 }
 
-fn take_integer(map: &mut Map<String, Value>, claim: &'static str) -> Result<Option<i64>, VerifyError> {
+fn take_integer(
+    map: &mut Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<i64>, VerifyError> {
     match map.remove(claim) {
         None => Ok(None),
         // `as_i64` is None for floats (`1.0`, `1e3`) and for integers beyond i64.
@@ -277,7 +290,10 @@ fn take_integer(map: &mut Map<String, Value>, claim: &'static str) -> Result<Opt
     }
 }
 
-fn take_string_array(map: &mut Map<String, Value>, claim: &'static str) -> Result<Option<Vec<String>>, VerifyError> {
+fn take_string_array(
+    map: &mut Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<Vec<String>>, VerifyError> {
     match map.remove(claim) {
         None => Ok(None),
         Some(Value::Array(items)) => items
@@ -359,19 +375,49 @@ mod tests {
     #[test]
     fn header_rules() {
         let ok = decode_header(&seg(r#"{"alg":"EdDSA","typ":"OM+JWT","kid":"k1"}"#)).unwrap();
-        assert_eq!(ok, Header { alg: Algorithm::EdDSA, kid: "k1".into() });
-        let ok = decode_header(&seg(r#"{"alg":"Ed25519","typ":"om+jwt","kid":"k1","jku":"https://evil"}"#)).unwrap();
+        assert_eq!(
+            ok,
+            Header {
+                alg: Algorithm::EdDSA,
+                kid: "k1".into()
+            }
+        );
+        let ok = decode_header(&seg(
+            r#"{"alg":"Ed25519","typ":"om+jwt","kid":"k1","jku":"https://evil"}"#,
+        ))
+        .unwrap();
         assert_eq!(ok.alg, Algorithm::Ed25519);
         let cases = [
-            (r#"{"alg":"none","typ":"om+jwt","kid":"k"}"#, "algorithm_not_allowed"),
-            (r#"{"alg":"HS256","typ":"om+jwt","kid":"k"}"#, "algorithm_not_allowed"),
-            (r#"{"alg":"eddsa","typ":"om+jwt","kid":"k"}"#, "algorithm_not_allowed"),
-            (r#"{"alg":"EdDSA","typ":"JWT","kid":"k"}"#, "token_malformed"),
+            (
+                r#"{"alg":"none","typ":"om+jwt","kid":"k"}"#,
+                "algorithm_not_allowed",
+            ),
+            (
+                r#"{"alg":"HS256","typ":"om+jwt","kid":"k"}"#,
+                "algorithm_not_allowed",
+            ),
+            (
+                r#"{"alg":"eddsa","typ":"om+jwt","kid":"k"}"#,
+                "algorithm_not_allowed",
+            ),
+            (
+                r#"{"alg":"EdDSA","typ":"JWT","kid":"k"}"#,
+                "token_malformed",
+            ),
             (r#"{"alg":"EdDSA","kid":"k"}"#, "token_malformed"),
             (r#"{"alg":"EdDSA","typ":"om+jwt"}"#, "token_malformed"),
-            (r#"{"alg":"EdDSA","typ":"om+jwt","kid":""}"#, "token_malformed"),
-            (r#"{"alg":"EdDSA","typ":"om+jwt","kid":"k","crit":["b64"]}"#, "token_malformed"),
-            (r#"{"alg":"EdDSA","typ":"om+jwt","kid":"k","kid":"j"}"#, "token_malformed"),
+            (
+                r#"{"alg":"EdDSA","typ":"om+jwt","kid":""}"#,
+                "token_malformed",
+            ),
+            (
+                r#"{"alg":"EdDSA","typ":"om+jwt","kid":"k","crit":["b64"]}"#,
+                "token_malformed",
+            ),
+            (
+                r#"{"alg":"EdDSA","typ":"om+jwt","kid":"k","kid":"j"}"#,
+                "token_malformed",
+            ),
             (r#"["alg"]"#, "token_malformed"),
         ];
         for (json, code) in cases {
@@ -379,7 +425,10 @@ mod tests {
             assert_eq!(err.code(), code, "{json}");
             assert_eq!(err.step(), Step::JoseHeader02);
         }
-        let long_kid = format!(r#"{{"alg":"EdDSA","typ":"om+jwt","kid":"{}"}}"#, "k".repeat(129));
+        let long_kid = format!(
+            r#"{{"alg":"EdDSA","typ":"om+jwt","kid":"{}"}}"#,
+            "k".repeat(129)
+        );
         assert!(decode_header(&seg(&long_kid)).is_err());
     }
 

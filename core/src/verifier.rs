@@ -3,6 +3,7 @@
 //! anything else is not burned.
 
 use crate::audit::{self, AuditEvent, AuditSink, FanOutSink, Outcome};
+use crate::b64;
 use crate::binding::RequestParts;
 use crate::caller::Caller;
 use crate::claims;
@@ -14,9 +15,8 @@ use crate::keysource::{KeyLookupError, KeySource};
 use crate::policy::Policy;
 use crate::replay::{ReplayCache, ReplayCheck};
 use crate::revocation::RevocationList;
-use crate::token::{self, Claims};
-use crate::b64;
 use crate::signature;
+use crate::token::{self, Claims};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
@@ -89,7 +89,10 @@ impl Verifier {
 
     /// Builds a verifier from the JSON document plus extra audit sinks (a binding's
     /// host-language callback).
-    pub fn from_json_with_sinks(bytes: &[u8], sinks: Vec<Box<dyn AuditSink>>) -> Result<Verifier, ConfigError> {
+    pub fn from_json_with_sinks(
+        bytes: &[u8],
+        sinks: Vec<Box<dyn AuditSink>>,
+    ) -> Result<Verifier, ConfigError> {
         let mut config = VerifierConfig::from_json(bytes)?;
         config.audit_sinks.extend(sinks);
         Verifier::new(config)
@@ -104,7 +107,11 @@ impl Verifier {
     }
 
     /// Verifies the value of an `Authorization` header.
-    pub fn verify_authorization(&self, header: Option<&str>, ctx: &VerifyContext<'_>) -> Result<Caller, VerifyError> {
+    pub fn verify_authorization(
+        &self,
+        header: Option<&str>,
+        ctx: &VerifyContext<'_>,
+    ) -> Result<Caller, VerifyError> {
         match token_from_authorization(header) {
             Ok(token) => self.verify(token, ctx),
             Err(err) => {
@@ -125,10 +132,24 @@ impl Verifier {
         result
     }
 
-    fn audit(&self, started: Instant, claims: Option<&Claims>, result: &Result<Caller, VerifyError>, ctx: &VerifyContext<'_>) {
+    fn audit(
+        &self,
+        started: Instant,
+        claims: Option<&Claims>,
+        result: &Result<Caller, VerifyError>,
+        ctx: &VerifyContext<'_>,
+    ) {
         let Some(sink) = &self.audit else { return };
-        let outcome = if result.is_ok() { Outcome::Allow } else { Outcome::Deny };
-        let mut event = AuditEvent::new(outcome, claims, clock::rfc3339_millis(self.clock.now_millis()));
+        let outcome = if result.is_ok() {
+            Outcome::Allow
+        } else {
+            Outcome::Deny
+        };
+        let mut event = AuditEvent::new(
+            outcome,
+            claims,
+            clock::rfc3339_millis(self.clock.now_millis()),
+        );
         match result {
             Ok(caller) => event.policy_rule = caller.policy_rule.clone(),
             Err(err) => {
@@ -142,7 +163,12 @@ impl Verifier {
         audit::emit_guarded(sink, &event);
     }
 
-    fn run(&self, token: &str, ctx: &VerifyContext<'_>, decoded: &mut Option<Claims>) -> Result<Caller, VerifyError> {
+    fn run(
+        &self,
+        token: &str,
+        ctx: &VerifyContext<'_>,
+        decoded: &mut Option<Claims>,
+    ) -> Result<Caller, VerifyError> {
         // 01: shape; 02: header; 03: claim types.
         let segments = token::split(token)?;
         let header = token::decode_header(segments.header)?;
@@ -203,9 +229,16 @@ impl Verifier {
 
         // 08, 09: time. Required claims are present after step 11.
         let now = self.clock.now_secs();
-        let (iat, exp) = (claims.iat.unwrap_or_default(), claims.exp.unwrap_or_default());
+        let (iat, exp) = (
+            claims.iat.unwrap_or_default(),
+            claims.exp.unwrap_or_default(),
+        );
         if now > exp.saturating_add(self.leeway) {
-            return Err(VerifyError::new(ErrorKind::TokenExpired, Step::Expiry08, "the token has expired"));
+            return Err(VerifyError::new(
+                ErrorKind::TokenExpired,
+                Step::Expiry08,
+                "the token has expired",
+            ));
         }
         let horizon = now.saturating_add(self.leeway);
         if iat > horizon || claims.nbf.is_some_and(|nbf| nbf > horizon) {
@@ -251,15 +284,15 @@ impl Verifier {
         }
 
         // 14: the route's action, then policy.
-        if let Some(required) = ctx.required_action {
-            if claims.act.as_deref() != Some(required) {
-                return Err(VerifyError::new(
-                    ErrorKind::PolicyDenied,
-                    Step::Policy14,
-                    format!("this endpoint requires the action `{required}`"),
-                )
-                .with_policy_rule("required_action"));
-            }
+        if let Some(required) = ctx.required_action
+            && claims.act.as_deref() != Some(required)
+        {
+            return Err(VerifyError::new(
+                ErrorKind::PolicyDenied,
+                Step::Policy14,
+                format!("this endpoint requires the action `{required}`"),
+            )
+            .with_policy_rule("required_action"));
         }
         let policy_rule = match &self.policy {
             None => None,
@@ -300,7 +333,11 @@ impl Verifier {
         Ok(Caller::from_claims(claims, policy_rule))
     }
 
-    fn check_binding(&self, rqh: Option<&str>, request: Option<&RequestParts<'_>>) -> Result<(), VerifyError> {
+    fn check_binding(
+        &self,
+        rqh: Option<&str>,
+        request: Option<&RequestParts<'_>>,
+    ) -> Result<(), VerifyError> {
         let Some(rqh) = rqh else {
             if self.require_binding {
                 return Err(VerifyError::new(
@@ -336,10 +373,27 @@ mod tests {
 
     #[test]
     fn authorization_header_parsing() {
-        assert_eq!(token_from_authorization(Some("OathMesh a.b.c")).unwrap(), "a.b.c");
-        assert_eq!(token_from_authorization(Some("oathmesh a.b.c")).unwrap(), "a.b.c");
-        assert_eq!(token_from_authorization(Some("OATHMESH a.b.c")).unwrap(), "a.b.c");
-        for bad in [None, Some(""), Some("Bearer a.b.c"), Some("OathMesh"), Some("OathMesh "), Some("OathMesh  a.b.c"), Some("OathMesha.b.c")] {
+        assert_eq!(
+            token_from_authorization(Some("OathMesh a.b.c")).unwrap(),
+            "a.b.c"
+        );
+        assert_eq!(
+            token_from_authorization(Some("oathmesh a.b.c")).unwrap(),
+            "a.b.c"
+        );
+        assert_eq!(
+            token_from_authorization(Some("OATHMESH a.b.c")).unwrap(),
+            "a.b.c"
+        );
+        for bad in [
+            None,
+            Some(""),
+            Some("Bearer a.b.c"),
+            Some("OathMesh"),
+            Some("OathMesh "),
+            Some("OathMesh  a.b.c"),
+            Some("OathMesha.b.c"),
+        ] {
             let err = token_from_authorization(bad).unwrap_err();
             assert_eq!(err.code(), "claim_missing:token", "{bad:?}");
             assert_eq!(err.step(), Step::Header00);

@@ -16,17 +16,27 @@ struct Fixture {
 fn fixture() -> Fixture {
     let key = generate_key();
     let clock = Arc::new(FixedClock::at_secs(1_800_000_000));
-    let issuer = Issuer::new(ISS, Arc::new(LocalSigner::from_pem(&key.private_pem, None).unwrap()))
-        .unwrap()
-        .with_clock(clock.clone());
+    let issuer = Issuer::new(
+        ISS,
+        Arc::new(LocalSigner::from_pem(&key.private_pem, None).unwrap()),
+    )
+    .unwrap()
+    .with_clock(clock.clone());
     Fixture { issuer, key, clock }
 }
 
 impl Fixture {
     fn config(&self) -> VerifierConfig {
         let mut keys = KeySet::default();
-        keys.insert(keys::verifying_key_from_pem(&self.key.public_pem).unwrap(), None);
-        let mut config = VerifierConfig::new(AUD, vec![ISS.to_owned()], Arc::new(StaticKeys::shared(keys)));
+        keys.insert(
+            keys::verifying_key_from_pem(&self.key.public_pem).unwrap(),
+            None,
+        );
+        let mut config = VerifierConfig::new(
+            AUD,
+            vec![ISS.to_owned()],
+            Arc::new(StaticKeys::shared(keys)),
+        );
         config.clock = self.clock.clone();
         config
     }
@@ -48,7 +58,8 @@ impl Fixture {
 }
 
 fn code(r: Result<Caller, VerifyError>) -> String {
-    r.map(|_| "allow".to_owned()).unwrap_or_else(|e| e.code().into_owned())
+    r.map(|_| "allow".to_owned())
+        .unwrap_or_else(|e| e.code().into_owned())
 }
 
 #[test]
@@ -65,7 +76,10 @@ fn minted_tokens_verify_once() {
     assert_eq!(caller.scope, vec!["payments:write"]);
     assert_eq!(caller.expires_at - caller.issued_at, 120);
     assert_eq!(caller.policy_rule, None);
-    assert_eq!(code(v.verify(&token, &VerifyContext::default())), "replay_detected");
+    assert_eq!(
+        code(v.verify(&token, &VerifyContext::default())),
+        "replay_detected"
+    );
 }
 
 #[test]
@@ -74,7 +88,10 @@ fn expiry_follows_the_clock_and_leeway() {
     let v = f.verifier();
     let token = f.mint(|r| r.ttl_hint = Some(30));
     f.clock.advance_secs(41);
-    assert_eq!(code(v.verify(&token, &VerifyContext::default())), "token_expired");
+    assert_eq!(
+        code(v.verify(&token, &VerifyContext::default())),
+        "token_expired"
+    );
     let token = f.mint(|r| r.ttl_hint = Some(30));
     f.clock.advance_secs(40);
     assert_eq!(code(v.verify(&token, &VerifyContext::default())), "allow");
@@ -88,12 +105,20 @@ fn a_failed_verification_does_not_burn_the_token() {
     let rqh = canonical_request_hash("POST", "/pay", body);
     let token = f.mint(|r| r.rqh = Some(rqh));
     let wrong = VerifyContext {
-        request: Some(RequestParts { method: "POST", path_and_query: "/pay", body: b"{}" }),
+        request: Some(RequestParts {
+            method: "POST",
+            path_and_query: "/pay",
+            body: b"{}",
+        }),
         ..VerifyContext::default()
     };
     assert_eq!(code(v.verify(&token, &wrong)), "binding_mismatch");
     let right = VerifyContext {
-        request: Some(RequestParts { method: "POST", path_and_query: "/pay", body }),
+        request: Some(RequestParts {
+            method: "POST",
+            path_and_query: "/pay",
+            body,
+        }),
         ..VerifyContext::default()
     };
     assert_eq!(code(v.verify(&token, &right)), "allow");
@@ -104,7 +129,10 @@ fn required_action_is_enforced_in_the_core() {
     let f = fixture();
     let v = f.verifier();
     let token = f.mint(|_| {});
-    let ctx = VerifyContext { required_action: Some("refund"), ..VerifyContext::default() };
+    let ctx = VerifyContext {
+        required_action: Some("refund"),
+        ..VerifyContext::default()
+    };
     let err = v.verify(&token, &ctx).unwrap_err();
     assert_eq!(err.code(), "policy_denied");
     assert_eq!(err.http_status(), 403);
@@ -118,11 +146,20 @@ fn revocation_takes_effect_immediately() {
     let mut config = f.config();
     config.revocation = Some(list.clone());
     let v = Verifier::new(config).unwrap();
-    assert_eq!(code(v.verify(&f.mint(|_| {}), &VerifyContext::default())), "allow");
+    assert_eq!(
+        code(v.verify(&f.mint(|_| {}), &VerifyContext::default())),
+        "allow"
+    );
     list.revoke("svc://checkout", "2027-01-15T08:00:00Z");
-    assert_eq!(code(v.verify(&f.mint(|_| {}), &VerifyContext::default())), "subject_revoked");
+    assert_eq!(
+        code(v.verify(&f.mint(|_| {}), &VerifyContext::default())),
+        "subject_revoked"
+    );
     list.unrevoke("svc://checkout");
-    assert_eq!(code(v.verify(&f.mint(|_| {}), &VerifyContext::default())), "allow");
+    assert_eq!(
+        code(v.verify(&f.mint(|_| {}), &VerifyContext::default())),
+        "allow"
+    );
 }
 
 #[test]
@@ -131,16 +168,24 @@ fn audit_sees_every_outcome_and_never_the_token() {
     let events = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink_events = events.clone();
     let mut config = f.config();
-    config.audit_sinks.push(Box::new(CallbackSink(move |e: &AuditEvent| {
-        sink_events.lock().unwrap().push(e.to_json());
-    })));
+    config
+        .audit_sinks
+        .push(Box::new(CallbackSink(move |e: &AuditEvent| {
+            sink_events.lock().unwrap().push(e.to_json());
+        })));
     config.policy = Some(Arc::new(
-        Policy::from_json(br#"{"version":1,"rules":[{"name":"charges","allow":true,"match":{"act":"charge"}}]}"#).unwrap(),
+        Policy::from_json(
+            br#"{"version":1,"rules":[{"name":"charges","allow":true,"match":{"act":"charge"}}]}"#,
+        )
+        .unwrap(),
     ));
     let v = Verifier::new(config).unwrap();
     let token = f.mint(|_| {});
     let refund = f.mint(|r| r.act = "refund".into());
-    let ctx = VerifyContext { request_id: Some("req-1"), ..VerifyContext::default() };
+    let ctx = VerifyContext {
+        request_id: Some("req-1"),
+        ..VerifyContext::default()
+    };
     v.verify(&token, &ctx).unwrap();
     v.verify(&token, &ctx).unwrap_err();
     v.verify(&refund, &ctx).unwrap_err();
@@ -148,7 +193,10 @@ fn audit_sees_every_outcome_and_never_the_token() {
     v.verify_authorization(None, &ctx).unwrap_err();
     let events = events.lock().unwrap();
     assert_eq!(events.len(), 5);
-    let parsed: Vec<serde_json::Value> = events.iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+    let parsed: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
     assert_eq!(parsed[0]["outcome"], "allow");
     assert_eq!(parsed[0]["policy_rule"], "charges");
     assert_eq!(parsed[0]["sub"], "svc://checkout");
@@ -165,7 +213,10 @@ fn audit_sees_every_outcome_and_never_the_token() {
         for secret in [&token, &refund] {
             assert!(!event.contains(secret.as_str()));
             for segment in secret.split('.') {
-                assert!(!event.contains(segment), "audit event leaks a token segment");
+                assert!(
+                    !event.contains(segment),
+                    "audit event leaks a token segment"
+                );
             }
         }
         assert!(!event.contains(&f.key.jwk.x));

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Rust: formatting, lints, unit/integration/property tests, Wycheproof, and the conformance
+# vector drift check (the generator's output must equal the committed file).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+# The crates this script owns; each binding's script checks its own crate.
+CRATES=(-p oathmesh-core -p oathmesh-cli -p oathmesh-conformance)
+
+rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
+cargo fmt "${CRATES[@]}" -- --check
+cargo clippy "${CRATES[@]}" --all-targets -- -D warnings
+cargo test "${CRATES[@]}"
+# The drift check runs as a test above; say so plainly when it is the thing that failed.
+cargo test -q -p oathmesh-conformance --test vectors committed_file_matches_the_generator >/dev/null \
+  || { echo "conformance-vectors/vectors.json drifted: run 'cargo run -p oathmesh-conformance'" >&2; exit 1; }
