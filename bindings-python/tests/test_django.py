@@ -1,0 +1,73 @@
+"""Django: the middleware and the ``require`` decorator through Django's test client, with
+settings configured in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import django
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.test.utils import override_settings
+
+import oathmesh
+from framework_contract import BODY, FrameworkContract, Response
+
+if not settings.configured:
+    settings.configure(
+        DEBUG=False,
+        ALLOWED_HOSTS=["testserver"],
+        ROOT_URLCONF="django_urls",
+        MIDDLEWARE=[],
+        INSTALLED_APPS=[],
+    )
+    django.setup()
+
+MIDDLEWARE = ["oathmesh.django.OathMeshMiddleware"]
+
+
+class _Django(FrameworkContract):
+    middleware: list[str] = []
+
+    @pytest.fixture(autouse=True)
+    def _settings(self, verifier: oathmesh.Verifier) -> Iterator[None]:
+        with override_settings(
+            OATHMESH={"VERIFIER": verifier}, MIDDLEWARE=self.middleware, OATHMESH_EXEMPT_PATHS=["/healthz"]
+        ):
+            self.client = Client()
+            yield
+
+    def send(self, path: str, headers: dict[str, str], body: bytes) -> Response:
+        content_type = headers.pop("Content-Type", "application/octet-stream")
+        r = self.client.post(path, data=body, content_type=content_type, headers=headers)
+        return Response(r.status_code, r.content, dict(r.headers))
+
+
+class TestMiddleware(_Django):
+    middleware = MIDDLEWARE
+    has_route_action = False
+
+    def test_exempt_path(self) -> None:
+        assert self.client.get("/healthz").json() == {"ok": True}
+
+
+class TestDecorator(_Django):
+    prefix = "/decorated"
+
+
+class TestDecoratorUnderMiddleware(_Django):
+    """With both installed, a decorated view is verified once (by the decorator)."""
+
+    prefix = "/decorated"
+    middleware = MIDDLEWARE
+
+
+def test_settings_keyword_arguments(issuer: oathmesh.Issuer, mint: Callable[..., oathmesh.MintedToken]) -> None:
+    from conftest import AUDIENCE, ISSUER
+
+    conf = {"audience": AUDIENCE, "trusted_issuers": [ISSUER], "jwks": issuer.jwks()}
+    with override_settings(OATHMESH=conf, MIDDLEWARE=MIDDLEWARE):
+        client = Client()
+        r = client.post("/charge", data=BODY, content_type="application/json", headers={"Authorization": mint().authorization})
+        assert r.status_code == 200, r.content
