@@ -6,7 +6,8 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 fn committed() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(vectors_path()).expect("vectors.json exists")).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(vectors_path()).expect("vectors.json exists"))
+        .unwrap()
 }
 
 #[test]
@@ -39,9 +40,18 @@ fn every_error_code_is_reached() {
         .map(|c| c.split(':').next().unwrap().to_owned())
         .collect();
     for kind in oathmesh_core::ErrorKind::ALL {
-        assert!(codes.contains(kind.base_code()), "no vector reaches {}", kind.base_code());
+        assert!(
+            codes.contains(kind.base_code()),
+            "no vector reaches {}",
+            kind.base_code()
+        );
     }
     assert!(codes.contains("claim_missing"));
-    let allows = doc["vectors"].as_array().unwrap().iter().filter(|v| v["expect"]["outcome"] == "allow").count();
+    let allows = doc["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["expect"]["outcome"] == "allow")
+        .count();
     assert!(allows >= 10);
 }
