@@ -50,9 +50,13 @@ export async function verifyRequest(verifier: Verifier, request: Request, option
  * Next's context (`params`) plus the verified caller. */
 export type OathMeshContext<C> = C & { oathmesh: Caller };
 
+/** Next's route handler context when none is named: dynamic segments as `params`. */
+export type RouteContext = { params: Promise<Record<string, string | string[]>> };
+
 /** Wraps an App Router route handler: verifies first, answers failures with PROTOCOL §2's
- * JSON, and passes the caller as `context.oathmesh`. */
-export function withOathMesh<R extends Request, C = unknown>(
+ * JSON, and passes the caller as `context.oathmesh` beside Next's own context (`params`).
+ * Name a route's params with the type argument: `withOathMesh<{ params: Promise<{ id: string }> }>(...)`. */
+export function withOathMesh<C = RouteContext, R extends Request = Request>(
   verifier: Verifier,
   handler: (request: R, context: OathMeshContext<C>) => Response | Promise<Response>,
   options: OathMeshRouteOptions = {},

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Node binding (@oathmesh/sdk): install, build the napi-rs addon and the TS layer, run the
+# tests, then check that the packed tarball installs into a fresh folder and verifies a token.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+cd "$ROOT/bindings-node"
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "==> installing Node.js and npm (apt)"
+  apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$node_major" -lt 20 ]; then
+  echo "Node.js >= 20 is required (found $(node --version))" >&2
+  exit 1
+fi
+
+echo "==> npm ci"
+npm ci --no-audit --no-fund
+
+echo "==> napi build --release"
+npx napi build --platform --release --output-dir native
+
+echo "==> tsc (ESM, CJS, and a type check of the tests)"
+npm run --silent build:ts
+npx tsc -p tsconfig.test.json
+
+echo "==> node --test"
+node --import tsx --test test/*.test.ts
+
+echo "==> npm pack: install the tarball into a fresh folder and verify a token"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
+mkdir "$work/app"
+cd "$work/app"
+npm init -y >/dev/null
+npm install --no-audit --no-fund --offline "$work/$tarball" >/dev/null
+cat > check.mjs <<'JS'
+import { Issuer, Verifier, generateKey, OathMeshError } from '@oathmesh/sdk';
+import { oathmesh } from '@oathmesh/sdk/express';
+import { withOathMesh } from '@oathmesh/sdk/next';
+const key = generateKey();
+const issuer = Issuer.fromPem(key.privatePem, { issuer: 'https://issuer.example' });
+const verifier = new Verifier({ audience: 'https://api.example', trustedIssuers: ['https://issuer.example'], jwks: issuer.jwks() });
+const { token } = issuer.mint({ sub: 'svc://packed', aud: 'https://api.example', act: 'read' });
+const caller = verifier.verifyAuthorization(`OathMesh ${token}`);
+if (caller.subject !== 'svc://packed' || typeof oathmesh !== 'function' || typeof withOathMesh !== 'function') process.exit(1);
+try { verifier.verify(token); process.exit(1); } catch (e) { if (!(e instanceof OathMeshError) || e.code !== 'replay_detected') process.exit(1); }
+console.log(`packed ESM: verified ${caller.subject}`);
+JS
+cat > check.cjs <<'JS'
+const { Issuer, Verifier, generateKey } = require('@oathmesh/sdk');
+const key = generateKey();
+const issuer = Issuer.fromPem(key.privatePem, { issuer: 'https://issuer.example' });
+const verifier = new Verifier({ audience: 'https://api.example', trustedIssuers: ['https://issuer.example'], jwks: issuer.jwks() });
+const caller = verifier.verify(issuer.mint({ sub: 'svc://packed', aud: 'https://api.example', act: 'read' }).token);
+if (caller.subject !== 'svc://packed') process.exit(1);
+console.log(`packed CJS: verified ${caller.subject}`);
+JS
+node check.mjs
+node check.cjs
+echo "Node binding: all tests passed."
