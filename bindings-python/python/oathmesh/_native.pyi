@@ -3,6 +3,17 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, final
 
+__all__ = [
+    "__version__",
+    "NativeVerifier",
+    "NativeIssuer",
+    "Caller",
+    "Source",
+    "canonical_request_hash",
+    "generate_key",
+    "error_kinds",
+]
+
 __version__: str
 
 @final
@@ -19,7 +30,7 @@ class Source:
     @property
     def sha(self) -> str | None: ...
     def to_dict(self) -> dict[str, str]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -58,7 +69,7 @@ class Caller:
     @property
     def policy_rule(self) -> str | None: ...
     def to_dict(self) -> dict[str, Any]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final

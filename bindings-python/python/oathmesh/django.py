@@ -85,7 +85,7 @@ def verify_request(
         for name, value in _http.error_headers(err, rid).items():
             response[name] = value
         return response
-    request.oathmesh_caller = caller  # type: ignore[attr-defined]
+    request.oathmesh_caller = caller  # type: ignore[attr-defined,unused-ignore]
     return caller
 
 
@@ -100,7 +100,7 @@ def require(action: str | F | None = None, verifier: Verifier | None = None) -> 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            outcome = verify_request(request, verifier, cast("str | None", action))
+            outcome = verify_request(request, verifier, action)
             if isinstance(outcome, HttpResponse):
                 return outcome
             return view(request, *args, **kwargs)
