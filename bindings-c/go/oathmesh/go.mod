@@ -1,0 +1,3 @@
+module github.com/oathmesh/oathmesh/bindings-c/go/oathmesh
+
+go 1.26
