@@ -5,24 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import django
+import django_setup  # noqa: F401  (configures settings before Django is used)
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.test.utils import override_settings
 
 import oathmesh
 from framework_contract import BODY, FrameworkContract, Response
-
-if not settings.configured:
-    settings.configure(
-        DEBUG=False,
-        ALLOWED_HOSTS=["testserver"],
-        ROOT_URLCONF="django_urls",
-        MIDDLEWARE=[],
-        INSTALLED_APPS=[],
-    )
-    django.setup()
 
 MIDDLEWARE = ["oathmesh.django.OathMeshMiddleware"]
 
