@@ -45,6 +45,7 @@ pub mod issuer;
 pub mod keys;
 pub mod keysource;
 pub mod policy;
+mod raw_json;
 pub mod replay;
 pub mod revocation;
 pub mod signature;

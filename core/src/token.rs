@@ -6,9 +6,10 @@
 
 use crate::b64;
 use crate::error::{ErrorKind, Step, VerifyError};
-use crate::strict_json;
+use crate::raw_json::{self, Fields, NOT_AN_OBJECT, Raw, RawObject, RawStrings};
+use crate::strict_json::DUPLICATE_KEY;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::de::MapAccess;
 
 /// Largest accepted token, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 8192;
@@ -150,64 +151,77 @@ pub fn split(token: &str) -> Result<Segments<'_>, VerifyError> {
     })
 }
 
-/// Decodes one segment into a JSON object, rejecting duplicate keys.
-fn decode_object(
-    segment: &str,
-    step: Step,
-    what: &'static str,
-) -> Result<Map<String, Value>, VerifyError> {
+/// Which segment is being decoded, for error messages.
+#[derive(Clone, Copy)]
+enum Segment {
+    Header,
+    Payload,
+}
+
+/// Decodes one segment into the typed fields `T`, rejecting duplicate keys at any depth.
+fn parse_segment<T: Fields>(segment: &str, step: Step, which: Segment) -> Result<T, VerifyError> {
+    let header = matches!(which, Segment::Header);
     let bytes = b64::decode(segment).ok_or_else(|| {
         malformed(
             step,
-            match what {
-                "header" => "the header segment is not canonical unpadded base64url",
-                _ => "the payload segment is not canonical unpadded base64url",
+            if header {
+                "the header segment is not canonical unpadded base64url"
+            } else {
+                "the payload segment is not canonical unpadded base64url"
             },
         )
     })?;
-    match strict_json::parse(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(malformed(
-            step,
-            match what {
-                "header" => "the header is not a JSON object",
-                _ => "the payload is not a JSON object",
-            },
-        )),
-        Err(err) if strict_json::is_duplicate_key(&err) => Err(malformed(
-            step,
-            match what {
-                "header" => "the header repeats a member name",
-                _ => "the payload repeats a claim name",
-            },
-        )),
-        Err(_) => Err(malformed(
-            step,
-            match what {
-                "header" => "the header is not valid UTF-8 JSON",
-                _ => "the payload is not valid UTF-8 JSON",
-            },
-        )),
+    raw_json::parse_object::<T>(&bytes).map_err(|err| {
+        let text = err.to_string();
+        let message = match (header, text.as_str()) {
+            (true, t) if t.starts_with(DUPLICATE_KEY) => "the header repeats a member name",
+            (false, t) if t.starts_with(DUPLICATE_KEY) => "the payload repeats a claim name",
+            (true, t) if t.starts_with(NOT_AN_OBJECT) => "the header is not a JSON object",
+            (false, t) if t.starts_with(NOT_AN_OBJECT) => "the payload is not a JSON object",
+            (true, _) => "the header is not valid UTF-8 JSON",
+            (false, _) => "the payload is not valid UTF-8 JSON",
+        };
+        malformed(step, message)
+    })
+}
+
+#[derive(Default)]
+struct RawHeader {
+    alg: Option<Raw>,
+    typ: Option<Raw>,
+    kid: Option<Raw>,
+    crit: bool,
+}
+
+impl Fields for RawHeader {
+    const NAMES: &'static [&'static str] = &["alg", "typ", "kid", "crit"];
+    fn set<'de, A: MapAccess<'de>>(&mut self, index: usize, map: &mut A) -> Result<(), A::Error> {
+        match index {
+            0 => raw_json::take(map, &mut self.alg),
+            1 => raw_json::take(map, &mut self.typ),
+            2 => raw_json::take(map, &mut self.kid),
+            _ => raw_json::mark(map, &mut self.crit),
+        }
     }
 }
 
 /// Step 02: the JOSE header. Checked in this order: JSON, `crit`, `typ`, `alg`, `kid`.
 pub fn decode_header(segment: &str) -> Result<Header, VerifyError> {
     const STEP: Step = Step::JoseHeader02;
-    let map = decode_object(segment, STEP, "header")?;
-    if map.contains_key("crit") {
+    let raw: RawHeader = parse_segment(segment, STEP, Segment::Header)?;
+    if raw.crit {
         return Err(malformed(
             STEP,
             "the header has `crit`; OathMesh understands no JOSE extensions",
         ));
     }
-    match map.get("typ") {
-        Some(Value::String(typ)) if typ.eq_ignore_ascii_case(TOKEN_TYPE) => {}
-        Some(Value::String(_)) => return Err(malformed(STEP, "the header `typ` is not om+jwt")),
+    match &raw.typ {
+        Some(Raw::Str(typ)) if typ.eq_ignore_ascii_case(TOKEN_TYPE) => {}
+        Some(Raw::Str(_)) => return Err(malformed(STEP, "the header `typ` is not om+jwt")),
         _ => return Err(malformed(STEP, "the header has no string `typ`")),
     }
-    let alg = match map.get("alg") {
-        Some(Value::String(name)) => Algorithm::parse(name).ok_or_else(|| {
+    let alg = match &raw.alg {
+        Some(Raw::Str(name)) => Algorithm::parse(name).ok_or_else(|| {
             VerifyError::new(
                 ErrorKind::AlgorithmNotAllowed,
                 STEP,
@@ -216,8 +230,8 @@ pub fn decode_header(segment: &str) -> Result<Header, VerifyError> {
         })?,
         _ => return Err(malformed(STEP, "the header has no string `alg`")),
     };
-    let kid = match map.get("kid") {
-        Some(Value::String(kid)) if is_valid_kid(kid) => kid.clone(),
+    let kid = match raw.kid {
+        Some(Raw::Str(kid)) if is_valid_kid(&kid) => kid,
         _ => {
             return Err(malformed(
                 STEP,
@@ -230,29 +244,106 @@ pub fn decode_header(segment: &str) -> Result<Header, VerifyError> {
 
 /// A kid is 1..=128 printable ASCII characters (0x20..=0x7E).
 pub fn is_valid_kid(kid: &str) -> bool {
-    !kid.is_empty() && kid.len() <= MAX_KID_CHARS && kid.bytes().all(|b| (0x20..=0x7e).contains(&b))
+    !kid.is_empty()
+        && kid.len() <= MAX_KID_CHARS
+        && kid.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
+#[derive(Default)]
+struct RawClaims {
+    iss: Option<Raw>,
+    sub: Option<Raw>,
+    aud: Option<Raw>,
+    act: Option<Raw>,
+    iat: Option<Raw>,
+    exp: Option<Raw>,
+    jti: Option<Raw>,
+    nbf: Option<Raw>,
+    scope: Option<RawStrings>,
+    reason: Option<Raw>,
+    env: Option<Raw>,
+    tenant: Option<Raw>,
+    src: Option<RawObject<RawSource>>,
+    delegated_by: Option<Raw>,
+    rqh: Option<Raw>,
+}
+
+impl Fields for RawClaims {
+    const NAMES: &'static [&'static str] = &[
+        "iss", "sub", "aud", "act", "iat", "exp", "jti", "nbf", "scope", "reason", "env",
+        "tenant", "src", "delegated_by", "rqh",
+    ];
+    fn set<'de, A: MapAccess<'de>>(&mut self, index: usize, map: &mut A) -> Result<(), A::Error> {
+        match index {
+            0 => raw_json::take(map, &mut self.iss),
+            1 => raw_json::take(map, &mut self.sub),
+            2 => raw_json::take(map, &mut self.aud),
+            3 => raw_json::take(map, &mut self.act),
+            4 => raw_json::take(map, &mut self.iat),
+            5 => raw_json::take(map, &mut self.exp),
+            6 => raw_json::take(map, &mut self.jti),
+            7 => raw_json::take(map, &mut self.nbf),
+            8 => raw_json::take(map, &mut self.scope),
+            9 => raw_json::take(map, &mut self.reason),
+            10 => raw_json::take(map, &mut self.env),
+            11 => raw_json::take(map, &mut self.tenant),
+            12 => raw_json::take(map, &mut self.src),
+            13 => raw_json::take(map, &mut self.delegated_by),
+            _ => raw_json::take(map, &mut self.rqh),
+        }
+    }
+}
+
+#[derive(Default)]
+struct RawSource {
+    kind: Option<Raw>,
+    repo: Option<Raw>,
+    workflow: Option<Raw>,
+    run_id: Option<Raw>,
+    sha: Option<Raw>,
+}
+
+impl Fields for RawSource {
+    const NAMES: &'static [&'static str] = &["type", "repo", "workflow", "run_id", "sha"];
+    fn set<'de, A: MapAccess<'de>>(&mut self, index: usize, map: &mut A) -> Result<(), A::Error> {
+        match index {
+            0 => raw_json::take(map, &mut self.kind),
+            1 => raw_json::take(map, &mut self.repo),
+            2 => raw_json::take(map, &mut self.workflow),
+            3 => raw_json::take(map, &mut self.run_id),
+            _ => raw_json::take(map, &mut self.sha),
+        }
+    }
 }
 
 /// Step 03: the claims object and each claim's JSON type. Types are checked in a fixed claim
 /// order so the reported claim never depends on the order of keys in the JSON text.
 pub fn decode_claims(segment: &str) -> Result<Claims, VerifyError> {
-    let mut map = decode_object(segment, Step::Payload03, "payload")?;
+    let raw: RawClaims = parse_segment(segment, Step::Payload03, Segment::Payload)?;
     Ok(Claims {
-        iss: take_string(&mut map, "iss")?,
-        sub: take_string(&mut map, "sub")?,
-        aud: take_string(&mut map, "aud")?,
-        act: take_string(&mut map, "act")?,
-        iat: take_integer(&mut map, "iat")?,
-        exp: take_integer(&mut map, "exp")?,
-        jti: take_string(&mut map, "jti")?,
-        nbf: take_integer(&mut map, "nbf")?,
-        scope: take_string_array(&mut map, "scope")?,
-        reason: take_string(&mut map, "reason")?,
-        env: take_string(&mut map, "env")?,
-        tenant: take_string(&mut map, "tenant")?,
-        src: take_source(&mut map)?,
-        delegated_by: take_string(&mut map, "delegated_by")?,
-        rqh: take_string(&mut map, "rqh")?,
+        iss: string(raw.iss, "iss")?,
+        sub: string(raw.sub, "sub")?,
+        aud: string(raw.aud, "aud")?,
+        act: string(raw.act, "act")?,
+        iat: integer(raw.iat, "iat")?,
+        exp: integer(raw.exp, "exp")?,
+        jti: string(raw.jti, "jti")?,
+        nbf: integer(raw.nbf, "nbf")?,
+        scope: match raw.scope {
+            None => None,
+            Some(RawStrings(Some(items))) => Some(items),
+            Some(RawStrings(None)) => return Err(wrong_type("scope", "an array of strings")),
+        },
+        reason: string(raw.reason, "reason")?,
+        env: string(raw.env, "env")?,
+        tenant: string(raw.tenant, "tenant")?,
+        src: match raw.src {
+            None => None,
+            Some(RawObject(Some(src))) => Some(source(src)?),
+            Some(RawObject(None)) => return Err(wrong_type("src", "an object")),
+        },
+        delegated_by: string(raw.delegated_by, "delegated_by")?,
+        rqh: string(raw.rqh, "rqh")?,
     })
 }
 
@@ -264,68 +355,35 @@ fn wrong_type(claim: &'static str, expected: &'static str) -> VerifyError {
     )
 }
 
-fn take_string(
-    map: &mut Map<String, Value>,
-    claim: &'static str,
-) -> Result<Option<String>, VerifyError> {
-    match map.remove(claim) {
+fn string(raw: Option<Raw>, claim: &'static str) -> Result<Option<String>, VerifyError> {
+    match raw {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Raw::Str(s)) => Ok(Some(s)),
         Some(_) => Err(wrong_type(claim, "a string")),
     }
 }
 
-fn take_integer(
-    map: &mut Map<String, Value>,
-    claim: &'static str,
-) -> Result<Option<i64>, VerifyError> {
-    match map.remove(claim) {
+fn integer(raw: Option<Raw>, claim: &'static str) -> Result<Option<i64>, VerifyError> {
+    match raw {
         None => Ok(None),
-        // `as_i64` is None for floats (`1.0`, `1e3`) and for integers beyond i64.
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| wrong_type(claim, "an integer number of Unix seconds")),
+        Some(Raw::Int(n)) => Ok(Some(n)),
         Some(_) => Err(wrong_type(claim, "an integer number of Unix seconds")),
     }
 }
 
-fn take_string_array(
-    map: &mut Map<String, Value>,
-    claim: &'static str,
-) -> Result<Option<Vec<String>>, VerifyError> {
-    match map.remove(claim) {
+fn source(raw: RawSource) -> Result<Source, VerifyError> {
+    let field = |raw: Option<Raw>| match raw {
         None => Ok(None),
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .map(|item| match item {
-                Value::String(s) => Ok(s),
-                _ => Err(wrong_type(claim, "an array of strings")),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(wrong_type(claim, "an array of strings")),
-    }
-}
-
-fn take_source(map: &mut Map<String, Value>) -> Result<Option<Source>, VerifyError> {
-    let mut object = match map.remove("src") {
-        None => return Ok(None),
-        Some(Value::Object(object)) => object,
-        Some(_) => return Err(wrong_type("src", "an object")),
-    };
-    let mut field = |name: &'static str| match object.remove(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Raw::Str(s)) => Ok(Some(s)),
         Some(_) => Err(wrong_type("src", "an object whose members are strings")),
     };
-    Ok(Some(Source {
-        kind: field("type")?,
-        repo: field("repo")?,
-        workflow: field("workflow")?,
-        run_id: field("run_id")?,
-        sha: field("sha")?,
-    }))
+    Ok(Source {
+        kind: field(raw.kind)?,
+        repo: field(raw.repo)?,
+        workflow: field(raw.workflow)?,
+        run_id: field(raw.run_id)?,
+        sha: field(raw.sha)?,
+    })
 }
 
 /// The header segment an issuer emits for `kid` (always `alg: EdDSA`, `typ: om+jwt`).
