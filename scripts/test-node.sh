@@ -29,6 +29,9 @@ npx tsc -p tsconfig.test.json
 echo "==> node --test"
 node --import tsx --test test/*.test.ts
 
+echo "==> tsc: type check of the README blocks the tests just ran"
+npx tsc -p tsconfig.readme.json
+
 echo "==> npm pack: install the tarball into a fresh folder and verify a token"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

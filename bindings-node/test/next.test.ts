@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { canonicalRequestHash } from '@oathmesh/sdk';
-import { verifyRequest, withOathMesh, withOathMeshApi } from '@oathmesh/sdk/next';
+import type { ServerResponse } from 'node:http';
+import { verifyRequest, withOathMesh, withOathMeshApi, type ApiRequest } from '@oathmesh/sdk/next';
 import { POLICY, nowSecs, setup } from './helpers';
 
 const URL_BASE = 'http://localhost:3000';
@@ -83,7 +84,8 @@ test('middleware-style verifyRequest returns the caller or a ready response', as
 
 test('Pages Router API route wrapper (bodyParser: false for bound tokens)', async () => {
   const { verifier, mint } = setup({ policy: POLICY });
-  const handler = withOathMeshApi(verifier, (req, res) => {
+  // Plain Node response (no Next helpers): name the types.
+  const handler = withOathMeshApi<ApiRequest, ServerResponse>(verifier, (req, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ subject: req.oathmesh.subject, body: Buffer.isBuffer(req.body) ? req.body.toString() : null }));
   });

@@ -71,10 +71,18 @@ export function withOathMesh<C = RouteContext, R extends Request = Request>(
 /** The parts of Next's `NextApiRequest` the Pages Router wrapper uses. */
 export type ApiRequest = IncomingMessage & { body?: unknown; oathmesh?: Caller };
 
+/** The parts of Next's `NextApiResponse` a handler typically uses (structural, so this
+ * package needs no dependency on `next`; annotate with `NextApiResponse` for the rest). */
+export interface ApiResponse extends ServerResponse {
+  status(statusCode: number): ApiResponse;
+  json(body: unknown): void;
+  send(body: unknown): void;
+}
+
 /** Wraps a Pages Router API route (`pages/api/*.ts`). The caller is set on `req.oathmesh`.
  * For request-bound tokens, export `config = { api: { bodyParser: false } }` from the route so
  * the wrapper can read the exact bytes; they are then left in `req.body` as a Buffer. */
-export function withOathMeshApi<Req extends ApiRequest, Res extends ServerResponse>(
+export function withOathMeshApi<Req extends ApiRequest = ApiRequest, Res extends ServerResponse = ApiResponse>(
   verifier: Verifier,
   handler: (req: Req & { oathmesh: Caller }, res: Res) => unknown,
   options: OathMeshRouteOptions = {},
