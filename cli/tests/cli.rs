@@ -106,6 +106,24 @@ fn keygen_writes_private_key_0600_and_refuses_to_overwrite() {
 }
 
 #[test]
+fn refused_keygen_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jwks.json"), "{}").unwrap();
+    let out = oathmesh(
+        &[
+            "keygen",
+            "--out",
+            dir.path().join("other.pem").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("jwks.json"));
+    assert!(!dir.path().join("other.pem").exists());
+    assert!(!dir.path().join("other.pub.pem").exists());
+}
+
+#[test]
 fn mint_then_verify_allows_once() {
     let dir = tempfile::tempdir().unwrap();
     keygen(dir.path());
