@@ -2,8 +2,8 @@
 (FastAPI dependency and middleware, Flask, Django middleware and decorator).
 
 A subclass provides ``client`` (a real framework test client) through ``send``; the app
-serves ``POST /charge`` (any action the policy allows) and, when ``has_route_action``,
-``POST /charge-only`` (the route requires action ``charge``). Both answer
+serves ``POST /charge`` (any action the policy allows) and, for
+:class:`RouteActionContract`, ``POST /charge-only`` (the route requires action ``charge``). Both answer
 ``{"subject", "action", "body"}`` so the tests can see the view still reads the body.
 """
 
@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 import oathmesh
 from conftest import AUDIENCE
@@ -34,7 +32,6 @@ class Response:
 
 
 class FrameworkContract:
-    has_route_action = True
     prefix = ""  # where the app mounts the routes; part of the path the token binds
 
     def send(self, path: str, headers: dict[str, str], body: bytes) -> Response:
@@ -99,13 +96,6 @@ class FrameworkContract:
         body = self.assert_error(self.post(mint(act="refund")), 403, "policy_denied", "14")
         assert "no-refunds" in body["message"]
 
-    def test_route_action(self, mint: Callable[..., oathmesh.MintedToken]) -> None:
-        if not self.has_route_action:
-            pytest.skip("this adapter has no per-route action")
-        assert self.post(mint(act="charge"), path="/charge-only").status == 200
-        body = self.assert_error(self.post(mint(act="ship"), path="/charge-only"), 403, "policy_denied", "14")
-        assert "charge" in body["message"]
-
     def test_bound_token(self, mint: Callable[..., oathmesh.MintedToken]) -> None:
         # Percent-encoding and query order exactly as sent.
         path = "/charge?b=2&a=%41"
@@ -121,3 +111,12 @@ class FrameworkContract:
     def test_binding_mismatch_on_tampered_query(self, mint: Callable[..., oathmesh.MintedToken]) -> None:
         token = mint(rqh=oathmesh.canonical_request_hash("POST", self.prefix + "/charge?x=1", BODY))
         self.assert_error(self.post(token, path="/charge?x=2"), 401, "binding_mismatch", "12")
+
+
+class RouteActionContract(FrameworkContract):
+    """For adapters with a per-route action: ``POST /charge-only`` requires ``act == charge``."""
+
+    def test_route_action(self, mint: Callable[..., oathmesh.MintedToken]) -> None:
+        assert self.post(mint(act="charge"), path="/charge-only").status == 200
+        body = self.assert_error(self.post(mint(act="ship"), path="/charge-only"), 403, "policy_denied", "14")
+        assert "charge" in body["message"]

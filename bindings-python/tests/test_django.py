@@ -11,7 +11,7 @@ from django.test import Client
 from django.test.utils import override_settings
 
 import oathmesh
-from framework_contract import BODY, FrameworkContract, Response
+from framework_contract import BODY, FrameworkContract, Response, RouteActionContract
 
 MIDDLEWARE = ["oathmesh.django.OathMeshMiddleware"]
 
@@ -35,17 +35,16 @@ class _Django(FrameworkContract):
 
 class TestMiddleware(_Django):
     middleware = MIDDLEWARE
-    has_route_action = False
 
     def test_exempt_path(self) -> None:
         assert self.client.get("/healthz").json() == {"ok": True}
 
 
-class TestDecorator(_Django):
+class TestDecorator(_Django, RouteActionContract):
     prefix = "/decorated"
 
 
-class TestDecoratorUnderMiddleware(_Django):
+class TestDecoratorUnderMiddleware(_Django, RouteActionContract):
     """With both installed, a decorated view is verified once (by the decorator)."""
 
     prefix = "/decorated"

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 import oathmesh
 import oathmesh.fastapi
-from framework_contract import BODY, FrameworkContract, Response
+from framework_contract import BODY, FrameworkContract, Response, RouteActionContract
 
 
 def dependency_app(verifier: oathmesh.Verifier) -> FastAPI:
@@ -55,14 +55,13 @@ class _Client(FrameworkContract):
         return Response(r.status_code, r.content, dict(r.headers))
 
 
-class TestDependency(_Client):
+class TestDependency(_Client, RouteActionContract):
     @pytest.fixture(autouse=True)
     def _app(self, verifier: oathmesh.Verifier) -> None:
         self.client = TestClient(dependency_app(verifier))
 
 
 class TestMiddleware(_Client):
-    has_route_action = False
 
     @pytest.fixture(autouse=True)
     def _app(self, verifier: oathmesh.Verifier) -> None:

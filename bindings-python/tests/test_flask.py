@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 import oathmesh
 import oathmesh.flask
-from framework_contract import BODY, FrameworkContract, Response
+from framework_contract import BODY, Response, RouteActionContract
 
 
 def make_app(verifier: oathmesh.Verifier) -> flask.Flask:
@@ -30,7 +30,7 @@ def make_app(verifier: oathmesh.Verifier) -> flask.Flask:
     return app
 
 
-class TestFlask(FrameworkContract):
+class TestFlask(RouteActionContract):
     @pytest.fixture(autouse=True)
     def _app(self, verifier: oathmesh.Verifier) -> None:
         self.client = make_app(verifier).test_client()

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Union
 
 from ._native import Caller, NativeVerifier
+from .errors import ConfigError
 
 AuditEvent = dict[str, Any]
 AuditTarget = Union[Callable[[AuditEvent], object], logging.Logger, logging.LoggerAdapter]  # type: ignore[type-arg]
@@ -43,8 +44,6 @@ def _json_document(value: Mapping[str, Any] | str, name: str) -> Any:
         try:
             return json.loads(value)
         except ValueError as err:
-            from .errors import ConfigError
-
             raise ConfigError(f"{name}: not valid JSON ({err})") from None
     return value
 
