@@ -215,3 +215,12 @@ test('issuer: kid, JWKS, mint validation', () => {
   assert.throws(() => issuer.mint({ sub: 'svc://a', aud: AUDIENCE, act: 'read', delegatedBy: 'svc://x' }), { code: 'claim_invalid:delegated_by' });
   assert.throws(() => Issuer.fromPem('not a pem', { issuer: ISSUER }), (e: unknown) => e instanceof OathMeshConfigError && !e.message.includes('not a pem'));
 });
+
+test('arguments of the wrong type throw, they never crash the process', () => {
+  const { verifier } = setup();
+  for (const bad of [undefined, 42, {}, Buffer.from('x')]) {
+    assert.throws(() => verifier.verify(bad as unknown as string), (e: unknown) => e instanceof Error && !(e instanceof OathMeshError));
+  }
+  assert.throws(() => verifier.verify('a'.repeat(100_000)), { code: 'token_malformed' });
+  assert.throws(() => new Verifier(undefined as unknown as never), TypeError);
+});
