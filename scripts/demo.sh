@@ -63,7 +63,9 @@ row "same token sent twice (replay)" "replay_detected (step 13)" "$(verify_last 
 
 good="$(mint --sub svc://checkout --act charge --scope payments:write)"
 IFS=. read -r h p s <<<"$good"
-forged_payload="$(printf '%s' "$p" | tr -d '\n' | base64 -d 2>/dev/null | sed 's/"charge"/"refund"/' | base64 -w0 | tr '+/' '-_' | tr -d '=')"
+b64url_decode() { local s="$1"; while (( ${#s} % 4 )); do s="$s="; done; tr '_-' '/+' <<<"$s" | base64 -d; }
+b64url_encode() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+forged_payload="$(b64url_decode "$p" | sed 's/"charge"/"refund"/' | b64url_encode)"
 row "payload edited after signing" "signature_invalid (step 06)" "$(verify_last "$h.$forged_payload.$s")"
 
 other_aud="$("$OM" mint --key "$WORK/issuer.pem" --iss "$ISS" --aud https://ledger.demo.internal --sub svc://checkout --act charge --scope payments:write)"
