@@ -19,7 +19,7 @@ export function setup(options: Partial<VerifierOptions> = {}) {
   const verifier = new Verifier({ audience: AUDIENCE, trustedIssuers: [ISSUER], jwks: issuer.jwks(), ...options });
   const mint = (request: Partial<MintRequest> = {}): string =>
     issuer.mint({ sub: 'svc://checkout', aud: AUDIENCE, act: 'charge', ...request }).token;
-  /** A token minted `secondsAgo` in the past by the same key. */
+  /** A token minted by the same key with the clock at `now` (Unix seconds). */
   const mintAt = (now: number, request: Partial<MintRequest> = {}): string =>
     Issuer.fromConfig({ issuer: ISSUER, private_key_pem: key.privatePem, testing: { now } })
       .mint({ sub: 'svc://checkout', aud: AUDIENCE, act: 'charge', ...request }).token;
