@@ -59,3 +59,23 @@ def test_settings_keyword_arguments(issuer: oathmesh.Issuer, mint: Callable[...,
         client = Client()
         r = client.post("/charge", data=BODY, content_type="application/json", headers={"Authorization": mint().authorization})
         assert r.status_code == 200, r.content
+
+
+def test_asgi_request_binding(verifier: oathmesh.Verifier, mint: Callable[..., oathmesh.MintedToken]) -> None:
+    """Under ASGI, Django's request keeps the ASGI scope; the binding uses it."""
+    import asyncio
+
+    from django.test import AsyncClient
+
+    path = "/decorated/charge?b=2&a=%41"
+    token = mint(rqh=oathmesh.canonical_request_hash("POST", path, BODY))
+
+    async def post(body: bytes) -> tuple[int, dict[str, str]]:
+        r = await AsyncClient().post(path, data=body, content_type="application/json", headers={"Authorization": token.authorization})
+        return r.status_code, r.json()
+
+    with override_settings(OATHMESH={"VERIFIER": verifier}, MIDDLEWARE=[]):
+        status, body = asyncio.run(post(b'{"amount":100}'))
+        assert (status, body["error"]) == (401, "binding_mismatch")
+        status, body = asyncio.run(post(BODY))
+        assert (status, body["subject"]) == (200, "svc://checkout")

@@ -99,3 +99,13 @@ def test_middleware_replays_a_chunked_body(verifier: oathmesh.Verifier, mint: Ca
     r = TestClient(app).post("/charge", headers={"Authorization": token.authorization}, content=chunks())
     assert r.status_code == 200, r.text
     assert r.json()["body"] == body.decode()
+
+
+def test_dependency_is_async_and_awaits_the_body(verifier: oathmesh.Verifier) -> None:
+    """FastAPI runs sync dependencies in a thread pool; ours is a coroutine that awaits the
+    body, so the only synchronous work on the event loop is the core's CPU verification."""
+    import inspect
+
+    dependency = oathmesh.fastapi.require(verifier)
+    assert inspect.iscoroutinefunction(dependency)
+    assert "await request.body()" in inspect.getsource(dependency)

@@ -44,9 +44,14 @@ def asgi_path_and_query(scope: Mapping[str, Any]) -> str:
     """The request target as the client sent it: ASGI ``raw_path`` (percent-encoding
     untouched) plus the raw query string."""
     raw = scope.get("raw_path")
-    path = raw.decode("latin-1") if raw else _quote_path(scope.get("root_path", "") + scope.get("path", ""))
-    query = scope.get("query_string", b"").decode("latin-1")
+    path = _latin1(raw) if raw else _quote_path(scope.get("root_path", "") + scope.get("path", ""))
+    query = _latin1(scope.get("query_string", b""))
     return f"{path}?{query}" if query else path
+
+
+def _latin1(value: bytes | str) -> str:
+    # The ASGI spec says bytes; some servers and test clients (Django's) hand over str.
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def wsgi_path_and_query(environ: Mapping[str, Any]) -> str:
