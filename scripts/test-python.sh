@@ -25,6 +25,11 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install --upgrade pip
 "${PIP[@]}" install "maturin==1.16.*"
 
+# The crate's own Rust checks (the Rust script covers the core's crates).
+rustup component list --installed 2>/dev/null | grep -q clippy || rustup component add rustfmt clippy
+cargo fmt -p oathmesh-python -- --check
+cargo clippy -q -p oathmesh-python --all-targets -- -D warnings
+
 # One wheel per run, built from a clean dist dir so exactly one wheel is installed.
 rm -rf "$DIST"
 (cd "$PKG" && "$VENV/bin/maturin" build --release --out "$DIST" --interpreter "$VENV/bin/python")

@@ -21,7 +21,9 @@ impl From<oathmesh_core::Caller> for Caller {
 
 /// `None` or a quoted string, for `__repr__`.
 fn py_opt(value: &Option<String>) -> String {
-    value.as_ref().map_or_else(|| "None".to_owned(), |v| format!("{v:?}"))
+    value
+        .as_ref()
+        .map_or_else(|| "None".to_owned(), |v| format!("{v:?}"))
 }
 
 fn utc_datetime(py: Python<'_>, secs: i64) -> PyResult<Bound<'_, PyDateTime>> {
@@ -143,12 +145,19 @@ impl Caller {
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<Caller>().is_ok_and(|o| o.get().inner == self.inner)
+        other
+            .cast::<Caller>()
+            .is_ok_and(|o| o.get().inner == self.inner)
     }
 
     fn __hash__(&self) -> u64 {
         let mut h = DefaultHasher::new();
-        (&self.inner.issuer, &self.inner.token_id, &self.inner.subject).hash(&mut h);
+        (
+            &self.inner.issuer,
+            &self.inner.token_id,
+            &self.inner.subject,
+        )
+            .hash(&mut h);
         h.finish()
     }
 
@@ -200,7 +209,9 @@ impl Source {
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<Source>().is_ok_and(|o| o.get().inner == self.inner)
+        other
+            .cast::<Source>()
+            .is_ok_and(|o| o.get().inner == self.inner)
     }
 
     fn __hash__(&self) -> u64 {

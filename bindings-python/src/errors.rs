@@ -19,7 +19,12 @@ static INTERNAL_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Builds an exception by calling a factory from `oathmesh.errors`; if even that fails
 /// (the package is broken), the failure itself is raised, which still fails closed.
-fn raise<'py, A: PyCallArgs<'py>>(py: Python<'py>, cell: &PyOnceLock<Py<PyAny>>, name: &str, args: A) -> PyErr {
+fn raise<'py, A: PyCallArgs<'py>>(
+    py: Python<'py>,
+    cell: &PyOnceLock<Py<PyAny>>,
+    name: &str,
+    args: A,
+) -> PyErr {
     match cell.import(py, MODULE, name).and_then(|f| f.call1(args)) {
         Ok(exc) => PyErr::from_value(exc),
         Err(err) => err,
@@ -44,7 +49,12 @@ pub fn verify_error(py: Python<'_>, err: &VerifyError) -> PyErr {
 }
 
 pub fn config_error(py: Python<'_>, err: &ConfigError) -> PyErr {
-    raise(py, &CONFIG_ERROR, "ConfigError", (err.message().to_owned(),))
+    raise(
+        py,
+        &CONFIG_ERROR,
+        "ConfigError",
+        (err.message().to_owned(),),
+    )
 }
 
 pub fn mint_error(py: Python<'_>, err: &MintError) -> PyErr {
@@ -57,7 +67,12 @@ pub fn mint_error(py: Python<'_>, err: &MintError) -> PyErr {
 
 /// A bug in the core (a panic), reported as `oathmesh.errors.InternalError`.
 pub fn internal(py: Python<'_>, what: &str) -> PyErr {
-    raise(py, &INTERNAL_ERROR, "InternalError", (format!("internal error in the OathMesh core: {what}"),))
+    raise(
+        py,
+        &INTERNAL_ERROR,
+        "InternalError",
+        (format!("internal error in the OathMesh core: {what}"),),
+    )
 }
 
 /// Runs core code so that a Rust panic becomes a Python exception, never an abort and never

@@ -39,7 +39,11 @@ impl NativeIssuer {
 
     /// Mints from a mint-request JSON document:
     /// `(token, expires_in, token_type, token_id, expires_at)`.
-    fn mint(&self, py: Python<'_>, request_json: &str) -> PyResult<(String, i64, &'static str, String, i64)> {
+    fn mint(
+        &self,
+        py: Python<'_>,
+        request_json: &str,
+    ) -> PyResult<(String, i64, &'static str, String, i64)> {
         let inner = &self.inner;
         let minted = py.detach(|| {
             catch_unwind(AssertUnwindSafe(|| {

@@ -26,9 +26,9 @@ fn request<'a>(
             path_and_query: path_and_query.unwrap_or(""),
             body: body.unwrap_or_default(),
         })),
-        None if path_and_query.is_some() || body.is_some() => {
-            Err(PyTypeError::new_err("`method` is required when `path` or `body` is given"))
-        }
+        None if path_and_query.is_some() || body.is_some() => Err(PyTypeError::new_err(
+            "`method` is required when `path` or `body` is given",
+        )),
         None => Ok(None),
     }
 }
@@ -58,7 +58,11 @@ impl NativeVerifier {
     #[pyo3(signature = (config_json, audit=None))]
     fn new(py: Python<'_>, config_json: &str, audit: Option<Py<PyAny>>) -> PyResult<Self> {
         let sinks = audit.into_iter().map(python_sink).collect();
-        let built = py.detach(|| catch_unwind(AssertUnwindSafe(|| Verifier::from_json_with_sinks(config_json.as_bytes(), sinks))));
+        let built = py.detach(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                Verifier::from_json_with_sinks(config_json.as_bytes(), sinks)
+            }))
+        });
         match built {
             Ok(Ok(inner)) => Ok(NativeVerifier { inner }),
             Ok(Err(err)) => Err(errors::config_error(py, &err)),
@@ -77,6 +81,8 @@ impl NativeVerifier {
     }
 
     /// Verifies a token; raises an `oathmesh.errors.OathMeshError` subclass on failure.
+    // The arguments mirror the Python keyword arguments one to one.
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (token, method=None, path_and_query=None, body=None, request_id=None, action=None))]
     fn verify(
         &self,
@@ -97,6 +103,7 @@ impl NativeVerifier {
     }
 
     /// Verifies the value of an `Authorization` header (`None`: no header was sent).
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (header, method=None, path_and_query=None, body=None, request_id=None, action=None))]
     fn verify_authorization(
         &self,
