@@ -1,6 +1,8 @@
 //! Audit (PROTOCOL §8): one event per verification, allow or deny. Events carry who, what and
 //! why, never the token or a key. A failing or panicking sink never changes the result.
 
+use crate::audit_chain::HmacChain;
+use crate::ops::OpsEvent;
 use crate::token::{Claims, Source};
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
@@ -73,6 +75,10 @@ impl AuditEvent {
 /// on the verifying thread.
 pub trait AuditSink: Send + Sync {
     fn emit(&self, event: &AuditEvent);
+
+    /// Receives operational events (breaker and policy-reload state changes). The built-in
+    /// outputs write them as lines of their own; other sinks ignore them by default.
+    fn emit_ops(&self, _event: &OpsEvent) {}
 }
 
 /// Calls `sink.emit`, containing any panic so that audit can never change a verification.
@@ -89,13 +95,50 @@ impl AuditSink for StdoutSink {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", event.to_json());
     }
+
+    fn emit_ops(&self, event: &OpsEvent) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", event.to_json());
+    }
+}
+
+/// NDJSON on standard output, HMAC-chained (`seq`, `prev_hash`, `hmac`).
+#[derive(Debug)]
+pub struct ChainedStdoutSink {
+    chain: Mutex<HmacChain>,
+}
+
+impl ChainedStdoutSink {
+    pub fn new(chain: HmacChain) -> Self {
+        ChainedStdoutSink {
+            chain: Mutex::new(chain),
+        }
+    }
+
+    fn write(&self, line: &str) {
+        let mut chain = self.chain.lock().unwrap_or_else(|p| p.into_inner());
+        let sealed = chain.seal(line);
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{sealed}");
+    }
+}
+
+impl AuditSink for ChainedStdoutSink {
+    fn emit(&self, event: &AuditEvent) {
+        self.write(&event.to_json());
+    }
+
+    fn emit_ops(&self, event: &OpsEvent) {
+        self.write(&event.to_json());
+    }
 }
 
 /// Appends NDJSON to a file opened in append-only mode (each line is one `write`, so
 /// concurrent writers never interleave within a line).
 #[derive(Debug)]
 pub struct FileSink {
-    file: Mutex<File>,
+    /// The chain lives under the file's lock, so `seq` order is file order.
+    file: Mutex<(File, Option<HmacChain>)>,
     failures: AtomicU64,
 }
 
@@ -109,9 +152,37 @@ impl FileSink {
             options.mode(0o600);
         }
         Ok(FileSink {
-            file: Mutex::new(options.open(path)?),
+            file: Mutex::new((options.open(path)?, None)),
             failures: AtomicU64::new(0),
         })
+    }
+
+    /// Opens the file with an HMAC chain under `key`, continuing the chain of an existing
+    /// chained log. An existing log that is not chained is refused: one file, one chain.
+    pub fn open_chained(path: &Path, key: Vec<u8>) -> Result<FileSink, String> {
+        let existing = last_line(path).map_err(|e| e.to_string())?;
+        let chain = match existing {
+            None => HmacChain::new(key),
+            Some(line) => HmacChain::resume(key, &line).map_err(|e| {
+                format!("{e}; rotate the existing log before enabling audit.hmac_key")
+            })?,
+        };
+        let sink = FileSink::open(path).map_err(|e| e.to_string())?;
+        sink.file.lock().unwrap_or_else(|p| p.into_inner()).1 = Some(chain);
+        Ok(sink)
+    }
+
+    fn write_line(&self, line: String) {
+        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let (file, chain) = &mut *guard;
+        let mut line = match chain {
+            Some(chain) => chain.seal(&line),
+            None => line,
+        };
+        line.push('\n');
+        if file.write_all(line.as_bytes()).is_err() {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Writes that failed (disk full, I/O error); the verifications themselves went on.
@@ -120,14 +191,35 @@ impl FileSink {
     }
 }
 
+/// The last non-empty line of a file, if the file exists and has one.
+fn last_line(path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    // Audit lines are far shorter than this.
+    let start = len.saturating_sub(256 * 1024);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut tail)?;
+    let text = String::from_utf8_lossy(&tail);
+    Ok(text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(str::to_owned))
+}
+
 impl AuditSink for FileSink {
     fn emit(&self, event: &AuditEvent) {
-        let mut line = event.to_json();
-        line.push('\n');
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        if file.write_all(line.as_bytes()).is_err() {
-            self.failures.fetch_add(1, Ordering::Relaxed);
-        }
+        self.write_line(event.to_json());
+    }
+
+    fn emit_ops(&self, event: &OpsEvent) {
+        self.write_line(event.to_json());
     }
 }
 
@@ -155,6 +247,12 @@ impl AuditSink for FanOutSink {
     fn emit(&self, event: &AuditEvent) {
         for sink in &self.sinks {
             emit_guarded(sink.as_ref(), event);
+        }
+    }
+
+    fn emit_ops(&self, event: &OpsEvent) {
+        for sink in &self.sinks {
+            let _ = catch_unwind(AssertUnwindSafe(|| sink.emit_ops(event)));
         }
     }
 }

@@ -16,6 +16,22 @@ pub enum KeyLookupError {
 /// Resolves `(issuer, kid)` to a key.
 pub trait KeySource: Send + Sync {
     fn lookup(&self, issuer: &str, kid: &str) -> Result<PublicKey, KeyLookupError>;
+
+    /// Loads every issuer's keys up front and reports each result. Static sources have
+    /// nothing to load and report nothing.
+    fn prewarm(&self) -> Vec<PrewarmResult> {
+        Vec::new()
+    }
+}
+
+/// The outcome of loading one issuer's keys.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PrewarmResult {
+    pub issuer: String,
+    pub ok: bool,
+    /// Usable keys now held for the issuer.
+    pub keys: usize,
+    pub error: Option<String>,
 }
 
 /// Keys given in configuration: one set shared by every trusted issuer, and/or a set per

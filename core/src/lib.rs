@@ -33,6 +33,7 @@
 //! ```
 
 pub mod audit;
+pub mod audit_chain;
 pub mod b64;
 pub mod binding;
 pub mod caller;
@@ -42,10 +43,16 @@ pub mod config;
 pub mod error;
 pub mod glob;
 pub mod issuer;
+#[cfg(feature = "jwks-fetch")]
+pub mod jwks_fetch;
 pub mod keys;
 pub mod keysource;
+pub mod ops;
 pub mod policy;
+pub mod policy_file;
 mod raw_json;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 pub mod replay;
 pub mod revocation;
 pub mod signature;
@@ -53,7 +60,10 @@ pub mod strict_json;
 pub mod token;
 pub mod verifier;
 
-pub use audit::{AuditEvent, AuditSink, CallbackSink, FanOutSink, FileSink, Outcome, StdoutSink};
+pub use audit::{
+    AuditEvent, AuditSink, CallbackSink, ChainedStdoutSink, FanOutSink, FileSink, Outcome,
+    StdoutSink,
+};
 pub use binding::{RequestParts, canonical_request, canonical_request_hash};
 pub use caller::Caller;
 pub use clock::{Clock, FixedClock, SystemClock};
@@ -61,8 +71,10 @@ pub use config::VerifierConfig;
 pub use error::{ConfigError, ErrorKind, MintError, Step, VerifyError};
 pub use issuer::{Issuer, LocalSigner, MintRequest, MintedToken, Signer, SourceRequest};
 pub use keys::{GeneratedKey, Jwk, KeySet, generate_key};
-pub use keysource::{KeyLookupError, KeySource, StaticKeys};
+pub use keysource::{KeyLookupError, KeySource, PrewarmResult, StaticKeys};
+pub use ops::{OpsEvent, OpsReporter};
 pub use policy::{Decision, Policy};
+pub use policy_file::{ReloadOutcome, WatchedPolicy};
 pub use replay::{BackendError, MemoryReplayCache, ReplayCache, ReplayCheck};
 pub use revocation::{MemoryRevocationList, RevocationList};
 pub use token::{Claims, Header, Source};

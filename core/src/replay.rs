@@ -71,6 +71,12 @@ impl MemoryReplayCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Drops a record: used to undo a provisional record when the request is refused for
+    /// another reason (the shared cache could not be asked), so the token is not burned.
+    pub fn forget(&self, jti: &str) {
+        lock(self.shard(jti)).remove(jti);
+    }
 }
 
 impl Default for MemoryReplayCache {

@@ -11,8 +11,10 @@ use crate::clock::{self, Clock};
 use crate::config::VerifierConfig;
 use crate::error::{ConfigError, ErrorKind, Step, VerifyError};
 use crate::keys::JwkAlg;
-use crate::keysource::{KeyLookupError, KeySource};
+use crate::keysource::{KeyLookupError, KeySource, PrewarmResult};
+use crate::ops::{OpsEvent, OpsReporter};
 use crate::policy::Policy;
+use crate::policy_file::{ReloadOutcome, WatchedPolicy};
 use crate::replay::{ReplayCache, ReplayCheck};
 use crate::revocation::RevocationList;
 use crate::signature;
@@ -45,9 +47,11 @@ pub struct Verifier {
     replay: Arc<dyn ReplayCache>,
     revocation: Option<Arc<dyn RevocationList>>,
     policy: Option<Arc<Policy>>,
-    audit: Option<FanOutSink>,
+    policy_watch: Option<Arc<WatchedPolicy>>,
+    audit: Option<Arc<FanOutSink>>,
     require_binding: bool,
     clock: Arc<dyn Clock>,
+    ops: OpsReporter,
 }
 
 /// The `Authorization` scheme, matched case-insensitively.
@@ -68,6 +72,13 @@ pub fn token_from_authorization(header: Option<&str>) -> Result<&str, VerifyErro
 impl Verifier {
     pub fn new(config: VerifierConfig) -> Result<Verifier, ConfigError> {
         config.validate()?;
+        let audit =
+            (!config.audit_sinks.is_empty()).then(|| Arc::new(FanOutSink::new(config.audit_sinks)));
+        if let Some(sink) = &audit {
+            // Breaker and reload state changes go to the same outputs as verifications.
+            let sink = sink.clone();
+            config.ops.subscribe(move |event| sink.emit_ops(event));
+        }
         Ok(Verifier {
             audience: config.audience,
             trusted_issuers: config.trusted_issuers.into_iter().collect(),
@@ -76,10 +87,40 @@ impl Verifier {
             replay: config.replay_cache,
             revocation: config.revocation,
             policy: config.policy,
-            audit: (!config.audit_sinks.is_empty()).then(|| FanOutSink::new(config.audit_sinks)),
+            policy_watch: config.policy_watch,
+            audit,
             require_binding: config.require_binding,
             clock: config.clock,
+            ops: config.ops,
         })
+    }
+
+    /// Loads every trusted issuer's keys now (JWKS fetching) and reports each result; a
+    /// verifier with static keys has nothing to load and returns an empty list.
+    pub fn prewarm(&self) -> Vec<PrewarmResult> {
+        self.keys.prewarm()
+    }
+
+    /// Calls `f` with every later operational event (circuit breaker, policy reload, JWKS
+    /// fetch failures).
+    pub fn subscribe_ops(&self, f: impl Fn(&OpsEvent) + Send + Sync + 'static) {
+        self.ops.subscribe(f);
+    }
+
+    /// Looks at the policy file now instead of waiting for the next once-a-second check.
+    /// `None` when the policy is not from a file.
+    pub fn reload_policy_now(&self) -> Option<ReloadOutcome> {
+        self.policy_watch.as_ref().map(|w| w.check_now())
+    }
+
+    /// Changed policy files that could not be loaded (the last good policy stayed).
+    pub fn policy_reload_errors(&self) -> u64 {
+        self.policy_watch.as_ref().map_or(0, |w| w.reload_errors())
+    }
+
+    /// Successful policy file reloads.
+    pub fn policy_reloads(&self) -> u64 {
+        self.policy_watch.as_ref().map_or(0, |w| w.reloads())
     }
 
     /// Builds a verifier from the JSON configuration document.
@@ -160,7 +201,7 @@ impl Verifier {
         }
         event.request_id = ctx.request_id.map(str::to_owned);
         event.latency_us = started.elapsed().as_micros() as u64;
-        audit::emit_guarded(sink, &event);
+        audit::emit_guarded(sink.as_ref(), &event);
     }
 
     fn run(
@@ -294,7 +335,8 @@ impl Verifier {
             )
             .with_policy_rule("required_action"));
         }
-        let policy_rule = match &self.policy {
+        let watched = self.policy_watch.as_ref().map(|w| w.current());
+        let policy_rule = match watched.as_ref().or(self.policy.as_ref()) {
             None => None,
             Some(policy) => {
                 let decision = policy.evaluate(claims);
