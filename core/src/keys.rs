@@ -4,7 +4,9 @@ use crate::b64;
 use crate::error::ConfigError;
 use crate::strict_json;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, KeypairBytes,
+};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::Serialize;
 use serde_json::Value;
@@ -101,10 +103,15 @@ pub fn describe_key(key: &SigningKey) -> GeneratedKey {
     let public = key.verifying_key();
     let kid = thumbprint(&public);
     GeneratedKey {
-        private_pem: key
-            .to_pkcs8_pem(LineEnding::LF)
-            .expect("ed25519 key encodes")
-            .to_string(),
+        // PKCS#8 v1 (RFC 8410 OneAsymmetricKey without the optional public key), exactly
+        // what `openssl genpkey` writes: OpenSSL 3.0 and Node's crypto refuse the v2 form.
+        private_pem: KeypairBytes {
+            secret_key: key.to_bytes(),
+            public_key: None,
+        }
+        .to_pkcs8_pem(LineEnding::LF)
+        .expect("ed25519 key encodes")
+        .to_string(),
         public_pem: public
             .to_public_key_pem(LineEnding::LF)
             .expect("ed25519 key encodes"),
@@ -273,6 +280,14 @@ mod tests {
             signing_key_from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn generated_pem_is_pkcs8_v1_like_openssl() {
+        // v1 with an Ed25519 key is always 48 DER bytes: 30 2e 02 01 00 ...
+        let pem = generate_key().private_pem;
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        assert!(body.starts_with("MC4CAQAw"), "{body}");
     }
 
     #[test]
