@@ -85,7 +85,11 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 ///
 /// # Safety
 /// `data` is NULL or valid for reads of `len` bytes for the lifetime `'a`.
-pub(crate) unsafe fn bytes<'a>(data: *const u8, len: usize, name: &'static str) -> Result<&'a [u8], Failure> {
+pub(crate) unsafe fn bytes<'a>(
+    data: *const u8,
+    len: usize,
+    name: &'static str,
+) -> Result<&'a [u8], Failure> {
     if data.is_null() {
         return Err(Failure::NullArgument(name));
     }
@@ -104,7 +108,11 @@ pub(crate) unsafe fn optional_bytes<'a>(data: *const u8, len: usize) -> Option<&
 ///
 /// # Safety
 /// As for [`bytes`].
-pub(crate) unsafe fn text<'a>(data: *const u8, len: usize, name: &'static str) -> Result<&'a str, Failure> {
+pub(crate) unsafe fn text<'a>(
+    data: *const u8,
+    len: usize,
+    name: &'static str,
+) -> Result<&'a str, Failure> {
     std::str::from_utf8(unsafe { bytes(data, len, name) }?).map_err(|_| Failure::InvalidUtf8(name))
 }
 
@@ -112,16 +120,26 @@ pub(crate) unsafe fn text<'a>(data: *const u8, len: usize, name: &'static str) -
 ///
 /// # Safety
 /// As for [`bytes`].
-pub(crate) unsafe fn optional_text<'a>(data: *const u8, len: usize, name: &'static str) -> Result<Option<&'a str>, Failure> {
+pub(crate) unsafe fn optional_text<'a>(
+    data: *const u8,
+    len: usize,
+    name: &'static str,
+) -> Result<Option<&'a str>, Failure> {
     match unsafe { optional_bytes(data, len) } {
         None => Ok(None),
-        Some(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|_| Failure::InvalidUtf8(name)),
+        Some(bytes) => std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| Failure::InvalidUtf8(name)),
     }
 }
 
 /// Checks an out-parameter before any work is done.
 pub(crate) fn out_param<T>(out: *mut T, name: &'static str) -> Result<*mut T, Failure> {
-    if out.is_null() { Err(Failure::NullArgument(name)) } else { Ok(out) }
+    if out.is_null() {
+        Err(Failure::NullArgument(name))
+    } else {
+        Ok(out)
+    }
 }
 
 /// Borrows a handle.
@@ -129,7 +147,11 @@ pub(crate) fn out_param<T>(out: *mut T, name: &'static str) -> Result<*mut T, Fa
 /// # Safety
 /// `handle` is NULL or a live handle made by this library.
 pub(crate) unsafe fn handle<'a, T>(handle: *const T, name: &'static str) -> Result<&'a T, Failure> {
-    if handle.is_null() { Err(Failure::NullArgument(name)) } else { Ok(unsafe { &*handle }) }
+    if handle.is_null() {
+        Err(Failure::NullArgument(name))
+    } else {
+        Ok(unsafe { &*handle })
+    }
 }
 
 #[cfg(test)]
@@ -143,7 +165,8 @@ mod tests {
         let status = boundary(&mut err, || panic!("boom"));
         assert_eq!(status, oathmesh_status::OATHMESH_PANIC);
         assert!(!err.is_null());
-        let (code, message) = unsafe { (CStr::from_ptr((*err).code), CStr::from_ptr((*err).message)) };
+        let (code, message) =
+            unsafe { (CStr::from_ptr((*err).code), CStr::from_ptr((*err).message)) };
         assert_eq!(code.to_str().unwrap(), "internal_panic");
         assert!(message.to_str().unwrap().contains("boom"));
         unsafe { crate::error::oathmesh_error_free(err) };

@@ -50,7 +50,9 @@ pub unsafe extern "C" fn oathmesh_issuer_free(issuer: *mut oathmesh_issuer) {
     if issuer.is_null() {
         return;
     }
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(unsafe { Box::from_raw(issuer) })));
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        drop(unsafe { Box::from_raw(issuer) })
+    }));
 }
 
 /// Mints a token. `request` is the mint request JSON

@@ -23,9 +23,12 @@ mod verifier;
 
 pub use error::{oathmesh_error, oathmesh_error_free, oathmesh_status};
 pub use ffi::{oathmesh_bytes, oathmesh_bytes_free};
-pub use issuer::{oathmesh_issuer, oathmesh_issuer_free, oathmesh_issuer_jwks, oathmesh_issuer_mint, oathmesh_issuer_new};
+pub use issuer::{
+    oathmesh_issuer, oathmesh_issuer_free, oathmesh_issuer_jwks, oathmesh_issuer_mint,
+    oathmesh_issuer_new,
+};
 pub use tools::{oathmesh_canonical_request_hash, oathmesh_generate_key, oathmesh_version};
 pub use verifier::{
-    oathmesh_request, oathmesh_verifier, oathmesh_verifier_free, oathmesh_verifier_new, oathmesh_verifier_verify,
-    oathmesh_verifier_verify_authorization,
+    oathmesh_request, oathmesh_verifier, oathmesh_verifier_free, oathmesh_verifier_new,
+    oathmesh_verifier_verify, oathmesh_verifier_verify_authorization,
 };

@@ -25,8 +25,13 @@ pub unsafe extern "C" fn oathmesh_canonical_request_hash(
 ) -> oathmesh_status {
     boundary(err_out, || {
         let method = unsafe { ffi::text(method, method_len, "method") }?;
-        let path_and_query = unsafe { ffi::text(path_and_query, path_and_query_len, "path_and_query") }?;
-        let body = if body_len == 0 { &[][..] } else { unsafe { ffi::bytes(body, body_len, "body") }? };
+        let path_and_query =
+            unsafe { ffi::text(path_and_query, path_and_query_len, "path_and_query") }?;
+        let body = if body_len == 0 {
+            &[][..]
+        } else {
+            unsafe { ffi::bytes(body, body_len, "body") }?
+        };
         let out = ffi::out_param(hash_out, "hash_out")?;
         let hash = oathmesh_core::canonical_request_hash(method, path_and_query, body);
         unsafe { *out = oathmesh_bytes::from_string(hash) };

@@ -75,7 +75,9 @@ pub unsafe extern "C" fn oathmesh_verifier_free(verifier: *mut oathmesh_verifier
     if verifier.is_null() {
         return;
     }
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(unsafe { Box::from_raw(verifier) })));
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        drop(unsafe { Box::from_raw(verifier) })
+    }));
 }
 
 /// Runs the whole verification pipeline on a token (the compact JWS, without the
@@ -114,7 +116,15 @@ pub unsafe extern "C" fn oathmesh_verifier_verify(
     boundary(err_out, || {
         let verifier = unsafe { ffi::handle(verifier, "verifier") }?;
         let token = unsafe { ffi::text(token, token_len, "token") }?;
-        let ctx = unsafe { context(request, request_id, request_id_len, required_action, required_action_len) }?;
+        let ctx = unsafe {
+            context(
+                request,
+                request_id,
+                request_id_len,
+                required_action,
+                required_action_len,
+            )
+        }?;
         let out = ffi::out_param(caller_out, "caller_out")?;
         let caller = verifier.inner.verify(token, &ctx)?;
         unsafe { *out = oathmesh_bytes::from_string(caller.to_json()) };
@@ -145,7 +155,15 @@ pub unsafe extern "C" fn oathmesh_verifier_verify_authorization(
     boundary(err_out, || {
         let verifier = unsafe { ffi::handle(verifier, "verifier") }?;
         let header = unsafe { ffi::optional_text(header, header_len, "header") }?;
-        let ctx = unsafe { context(request, request_id, request_id_len, required_action, required_action_len) }?;
+        let ctx = unsafe {
+            context(
+                request,
+                request_id,
+                request_id_len,
+                required_action,
+                required_action_len,
+            )
+        }?;
         let out = ffi::out_param(caller_out, "caller_out")?;
         let caller = verifier.inner.verify_authorization(header, &ctx)?;
         unsafe { *out = oathmesh_bytes::from_string(caller.to_json()) };
@@ -176,7 +194,11 @@ unsafe fn context<'a>(
         Some(RequestParts {
             method: unsafe { ffi::text(request.method, request.method_len, "request.method") }?,
             path_and_query: unsafe {
-                ffi::text(request.path_and_query, request.path_and_query_len, "request.path_and_query")
+                ffi::text(
+                    request.path_and_query,
+                    request.path_and_query_len,
+                    "request.path_and_query",
+                )
             }?,
             body,
         })
@@ -184,6 +206,8 @@ unsafe fn context<'a>(
     Ok(VerifyContext {
         request,
         request_id: unsafe { ffi::optional_text(request_id, request_id_len, "request_id") }?,
-        required_action: unsafe { ffi::optional_text(required_action, required_action_len, "required_action") }?,
+        required_action: unsafe {
+            ffi::optional_text(required_action, required_action_len, "required_action")
+        }?,
     })
 }
