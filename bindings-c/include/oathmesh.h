@@ -132,6 +132,15 @@ typedef struct oathmesh_bytes {
   size_t len;
 } oathmesh_bytes;
 
+// Receives one audit event (PROTOCOL §8) as UTF-8 JSON, `event_len` bytes, not
+// NUL-terminated, borrowed for the duration of the call only (copy it to keep it). Events
+// never contain the token or a key.
+//
+// Called synchronously on the thread that runs the verification, once per verification
+// (allow or deny), possibly from several threads at once: it must be thread-safe and quick
+// (hand the event to a queue for slow work). It cannot change the verification's result.
+typedef void (*oathmesh_audit_callback)(void *user_data, const uint8_t *event, size_t event_len);
+
 // The request a token may be bound to (PROTOCOL §4), as received. Borrowed for the duration
 // of the call only; the library keeps no pointer into it.
 typedef struct oathmesh_request {
@@ -258,6 +267,21 @@ oathmesh_status oathmesh_verifier_new(const uint8_t *config,
                                       size_t config_len,
                                       struct oathmesh_verifier **verifier_out,
                                       struct oathmesh_error **err_out);
+
+// Like `oathmesh_verifier_new`, plus an audit callback beside the configuration's built-in
+// sinks (`audit.stdout`, `audit.file`): `callback(user_data, event_json, len)` runs once per
+// verification. `callback` must not be NULL; `user_data` may be anything (even NULL), is
+// never dereferenced by the library, and must stay valid until `oathmesh_verifier_free`
+// returns. See `oathmesh_audit_callback` for the threading rules.
+//
+// # Safety
+// As for `oathmesh_verifier_new`; `callback` and `user_data` follow the rules above.
+oathmesh_status oathmesh_verifier_new_with_audit(const uint8_t *config,
+                                                 size_t config_len,
+                                                 oathmesh_audit_callback callback,
+                                                 void *user_data,
+                                                 struct oathmesh_verifier **verifier_out,
+                                                 struct oathmesh_error **err_out);
 
 // Releases a verifier. NULL is a no-op.
 //

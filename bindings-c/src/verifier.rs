@@ -2,7 +2,8 @@
 
 use crate::error::{Failure, oathmesh_error, oathmesh_status};
 use crate::ffi::{self, boundary, oathmesh_bytes};
-use oathmesh_core::{RequestParts, Verifier, VerifyContext};
+use oathmesh_core::{AuditEvent, CallbackSink, RequestParts, Verifier, VerifyContext};
+use std::ffi::c_void;
 
 /// Verifies Oath Tokens: keys and policy parsed once, then used for every call.
 ///
@@ -60,6 +61,71 @@ pub unsafe extern "C" fn oathmesh_verifier_new(
         let config = unsafe { ffi::bytes(config, config_len, "config") }?;
         let out = ffi::out_param(verifier_out, "verifier_out")?;
         let inner = Verifier::from_json(config)?;
+        unsafe { *out = Box::into_raw(Box::new(oathmesh_verifier { inner })) };
+        Ok(())
+    })
+}
+
+/// Receives one audit event (PROTOCOL §8) as UTF-8 JSON, `event_len` bytes, not
+/// NUL-terminated, borrowed for the duration of the call only (copy it to keep it). Events
+/// never contain the token or a key.
+///
+/// Called synchronously on the thread that runs the verification, once per verification
+/// (allow or deny), possibly from several threads at once: it must be thread-safe and quick
+/// (hand the event to a queue for slow work). It cannot change the verification's result.
+#[allow(non_camel_case_types)]
+pub type oathmesh_audit_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const u8, event_len: usize)>;
+
+/// The caller's callback and its context, moved into the verifier's audit sinks.
+struct AuditCallback {
+    callback: unsafe extern "C" fn(*mut c_void, *const u8, usize),
+    user_data: *mut c_void,
+}
+
+// SAFETY: `oathmesh_verifier_new_with_audit` documents that the callback and its `user_data`
+// must be usable from any thread at once; the library only passes them back unchanged.
+unsafe impl Send for AuditCallback {}
+unsafe impl Sync for AuditCallback {}
+
+impl AuditCallback {
+    fn emit(&self, event: &AuditEvent) {
+        let json = event.to_json();
+        unsafe { (self.callback)(self.user_data, json.as_ptr(), json.len()) };
+    }
+}
+
+/// Like `oathmesh_verifier_new`, plus an audit callback beside the configuration's built-in
+/// sinks (`audit.stdout`, `audit.file`): `callback(user_data, event_json, len)` runs once per
+/// verification. `callback` must not be NULL; `user_data` may be anything (even NULL), is
+/// never dereferenced by the library, and must stay valid until `oathmesh_verifier_free`
+/// returns. See `oathmesh_audit_callback` for the threading rules.
+///
+/// # Safety
+/// As for `oathmesh_verifier_new`; `callback` and `user_data` follow the rules above.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn oathmesh_verifier_new_with_audit(
+    config: *const u8,
+    config_len: usize,
+    callback: oathmesh_audit_callback,
+    user_data: *mut c_void,
+    verifier_out: *mut *mut oathmesh_verifier,
+    err_out: *mut *mut oathmesh_error,
+) -> oathmesh_status {
+    boundary(err_out, || {
+        let config = unsafe { ffi::bytes(config, config_len, "config") }?;
+        let callback = callback.ok_or(Failure::NullArgument("callback"))?;
+        let out = ffi::out_param(verifier_out, "verifier_out")?;
+        let sink = AuditCallback {
+            callback,
+            user_data,
+        };
+        let inner = Verifier::from_json_with_sinks(
+            config,
+            vec![Box::new(CallbackSink(move |event: &AuditEvent| {
+                sink.emit(event)
+            }))],
+        )?;
         unsafe { *out = Box::into_raw(Box::new(oathmesh_verifier { inner })) };
         Ok(())
     })

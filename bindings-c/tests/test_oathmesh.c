@@ -483,6 +483,47 @@ static void test_null_and_utf8_arguments(const struct key *key, const oathmesh_i
     oathmesh_verifier_free(verifier);
 }
 
+struct audit_log {
+    int events;
+    int allows;
+    int denies;
+    int leaked_token; /* set when an event contains the token */
+    const char *token;
+};
+
+static void record_audit(void *user_data, const uint8_t *event, size_t len) {
+    struct audit_log *log = user_data;
+    log->events++;
+    const char *allow = "\"outcome\":\"allow\"", *replay = "\"code\":\"replay_detected\"";
+    if (memmem(event, len, allow, strlen(allow)) != NULL) log->allows++;
+    if (memmem(event, len, replay, strlen(replay)) != NULL) log->denies++;
+    if (log->token != NULL && memmem(event, len, log->token, strlen(log->token)) != NULL) log->leaked_token = 1;
+}
+
+static void test_audit_callback(const struct key *key, const oathmesh_issuer *issuer) {
+    struct audit_log log = {0};
+    char *config = format("{\"audience\":\"%s\",\"trusted_issuers\":[\"%s\"],\"jwks\":%s,\"testing\":{\"now\":%ld}}",
+                          AUDIENCE, ISSUER, key->jwks, NOW);
+    oathmesh_verifier *v = NULL;
+    oathmesh_error *err = NULL;
+    oathmesh_status status = oathmesh_verifier_new_with_audit(u8(config), strlen(config), NULL, &log, &v, &err);
+    CHECK(status == OATHMESH_NULL_ARGUMENT && v == NULL && err && strstr(err->message, "callback"), "NULL callback");
+    oathmesh_error_free(err);
+    err = NULL;
+    status = oathmesh_verifier_new_with_audit(u8(config), strlen(config), record_audit, &log, &v, &err);
+    CHECK(status == OATHMESH_OK && v != NULL, "verifier_new_with_audit: %u", status);
+    char *token = mint(issuer, CHARGE);
+    log.token = token;
+    expect_allow(v, token, NULL, "\"subject\":\"svc://checkout\"");
+    expect_deny(v, token, NULL, NULL, OATHMESH_REPLAY_DETECTED, "replay_detected", "13", 401);
+    CHECK(log.events == 2 && log.allows == 1 && log.denies == 1, "audit events %d allow %d deny %d", log.events,
+          log.allows, log.denies);
+    CHECK(!log.leaked_token, "an audit event contains the token");
+    oathmesh_verifier_free(v);
+    free(token);
+    free(config);
+}
+
 int main(void) {
     const char *version = oathmesh_version();
     CHECK(version != NULL && strcmp(version, "0.1.0") == 0, "version %s", version ? version : "(null)");
@@ -499,6 +540,7 @@ int main(void) {
     test_request_binding(&key, issuer);
     test_config_and_mint_errors(&key, issuer);
     test_null_and_utf8_arguments(&key, issuer);
+    test_audit_callback(&key, issuer);
     oathmesh_issuer_free(issuer);
     free_key(&key);
 

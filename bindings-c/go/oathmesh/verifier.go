@@ -1,7 +1,12 @@
 package oathmesh
 
 /*
+#include <stdint.h>
 #include "oathmesh.h"
+
+// Defined in audit_bridge.c.
+oathmesh_status oathmesh_go_verifier_new_with_audit(const uint8_t *config, size_t config_len, uintptr_t handle,
+                                                    oathmesh_verifier **verifier_out, oathmesh_error **err_out);
 */
 import "C"
 
@@ -9,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"runtime"
+	"runtime/cgo"
 	"sync"
 )
 
@@ -20,6 +26,9 @@ type Verifier struct {
 	// so the C handle is never freed under a running call.
 	mu  sync.RWMutex
 	ptr *C.oathmesh_verifier
+	// audit is the handle of the WithAuditHandler function the library calls back; released
+	// after the C verifier, which is the only holder of its value.
+	audit cgo.Handle
 }
 
 // RequestParts is the request a token may be bound to (PROTOCOL §4), exactly as received.
@@ -50,26 +59,40 @@ func WithRequiredAction(action string) VerifyOption {
 }
 
 // NewVerifier builds a verifier from a typed configuration.
-func NewVerifier(config Config) (*Verifier, error) {
+func NewVerifier(config Config, opts ...VerifierOption) (*Verifier, error) {
 	doc, err := json.Marshal(config)
 	if err != nil {
 		return nil, &Error{status: ErrConfigInvalid.status, Code: "config_invalid", Message: err.Error()}
 	}
-	return NewVerifierFromJSON(doc)
+	return NewVerifierFromJSON(doc, opts...)
 }
 
 // NewVerifierFromJSON builds a verifier from the JSON configuration document of
 // docs/configuration.md, passed to the core unchanged.
-func NewVerifierFromJSON(config []byte) (*Verifier, error) {
+func NewVerifierFromJSON(config []byte, opts ...VerifierOption) (*Verifier, error) {
+	var o verifierOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	data, n := bytesArg(config)
 	var ptr *C.oathmesh_verifier
 	var cerr *C.oathmesh_error
-	status := C.oathmesh_verifier_new(data, n, &ptr, &cerr)
+	var status C.oathmesh_status
+	var audit cgo.Handle
+	if o.audit != nil {
+		audit = cgo.NewHandle(o.audit)
+		status = C.oathmesh_go_verifier_new_with_audit(data, n, C.uintptr_t(audit), &ptr, &cerr)
+	} else {
+		status = C.oathmesh_verifier_new(data, n, &ptr, &cerr)
+	}
 	runtime.KeepAlive(config)
 	if status != C.OATHMESH_OK {
+		if audit != 0 {
+			audit.Delete()
+		}
 		return nil, takeError(status, cerr)
 	}
-	v := &Verifier{ptr: ptr}
+	v := &Verifier{ptr: ptr, audit: audit}
 	runtime.SetFinalizer(v, (*Verifier).Close)
 	return v, nil
 }
@@ -82,6 +105,10 @@ func (v *Verifier) Close() error {
 	if v.ptr != nil {
 		C.oathmesh_verifier_free(v.ptr)
 		v.ptr = nil
+		if v.audit != 0 {
+			v.audit.Delete()
+			v.audit = 0
+		}
 		runtime.SetFinalizer(v, nil)
 	}
 	return nil
