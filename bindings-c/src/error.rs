@@ -271,3 +271,30 @@ pub unsafe extern "C" fn oathmesh_error_free(err: *mut oathmesh_error) {
         }
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn verification_statuses_are_the_core_numbers() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(
+                oathmesh_status::from_kind(kind) as u32,
+                kind as u32,
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_strings_are_owned_and_nul_free() {
+        let err = Failure::Config(ConfigError::new("audiense\0: unknown key")).into_error();
+        let message = unsafe { CStr::from_ptr(err.message) }.to_str().unwrap();
+        assert_eq!(message, "audiense: unknown key");
+        assert_eq!(err.status, oathmesh_status::OATHMESH_CONFIG_INVALID);
+        assert!(err.policy_rule.is_null());
+        unsafe { oathmesh_error_free(Box::into_raw(err)) };
+    }
+}
