@@ -12,6 +12,16 @@ CRATES=(-p oathmesh-core -p oathmesh-cli -p oathmesh-conformance)
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 cargo fmt "${CRATES[@]}" -- --check
 cargo clippy "${CRATES[@]}" --all-targets -- -D warnings
+cargo build -p oathmesh-core --no-default-features
+
+# Real services for the shared-state tests: a private Redis and the pkl CLI.
+# shellcheck source=lib/redis.sh
+. "$ROOT/scripts/lib/redis.sh"
+# shellcheck source=lib/pkl.sh
+. "$ROOT/scripts/lib/pkl.sh"
+oathmesh_pkl_install "$ROOT"
+oathmesh_redis_start
+trap oathmesh_redis_stop EXIT
 cargo test "${CRATES[@]}"
 # The drift check runs as a test above; say so plainly when it is the thing that failed.
 cargo test -q -p oathmesh-conformance --test vectors committed_file_matches_the_generator >/dev/null \

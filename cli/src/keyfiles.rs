@@ -57,13 +57,11 @@ pub fn write_new_key(private: &Path, force: bool) -> Result<WrittenKey, String> 
     let key = generate_key();
     let (public, jwks) = companion_paths(private);
     // Refuse before writing anything, so a refused keygen leaves no half-written key pair.
-    if !force {
-        if let Some(existing) = [private, &public, &jwks].into_iter().find(|p| p.exists()) {
-            return Err(format!(
-                "{} already exists; use --force to overwrite",
-                existing.display()
-            ));
-        }
+    if !force && let Some(existing) = [private, &public, &jwks].into_iter().find(|p| p.exists()) {
+        return Err(format!(
+            "{} already exists; use --force to overwrite",
+            existing.display()
+        ));
     }
     write_file(private, key.private_pem.as_bytes(), 0o600, force)?;
     write_file(&public, key.public_pem.as_bytes(), 0o644, force)?;

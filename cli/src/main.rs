@@ -4,6 +4,7 @@
 
 mod inspect;
 mod keyfiles;
+mod shared;
 
 use clap::{Args, Parser, Subcommand};
 use oathmesh_core::{
@@ -36,6 +37,18 @@ enum Command {
     Verify(VerifyArgs),
     /// Decode a token WITHOUT verifying it, and explain each field.
     Inspect(InspectArgs),
+    /// Revoke a subject in the shared Redis revocation list.
+    Revoke(shared::RevokeArgs),
+    /// Lift a subject's revocation in the shared Redis revocation list.
+    Unrevoke(shared::RevokeArgs),
+    /// List the revoked subjects in the shared Redis revocation list (JSON lines).
+    Revocations(shared::RedisArgs),
+    /// Policy files.
+    #[command(subcommand)]
+    Policy(shared::PolicyCommand),
+    /// Audit logs.
+    #[command(subcommand)]
+    Audit(shared::AuditCommand),
 }
 
 #[derive(Args)]
@@ -149,7 +162,7 @@ struct InspectArgs {
 }
 
 /// A failure that is the operator's to fix (exit 2), as opposed to a denied token (exit 1).
-struct UsageError(String);
+pub(crate) struct UsageError(pub(crate) String);
 
 impl<E: std::fmt::Display> From<E> for UsageError {
     fn from(e: E) -> Self {
@@ -164,6 +177,11 @@ fn main() -> ExitCode {
         Command::Mint(args) => mint(args),
         Command::Verify(args) => verify(args),
         Command::Inspect(args) => inspect::run(args.token, args.json).map_err(UsageError),
+        Command::Revoke(args) => shared::revoke(args),
+        Command::Unrevoke(args) => shared::unrevoke(args),
+        Command::Revocations(args) => shared::revocations(args),
+        Command::Policy(command) => shared::policy(command),
+        Command::Audit(command) => shared::audit(command),
     };
     match result {
         Ok(code) => code,
