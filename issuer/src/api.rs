@@ -1,0 +1,456 @@
+//! The HTTP API (PROTOCOL §9). Errors are `{"error", "message", "fix"}` with a stable code.
+
+use crate::clients::{AuthError, ClientRegistry};
+use crate::config::IssuerConfig;
+use crate::keyring::{self, Keyring};
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::revocations::RevocationStore;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use oathmesh_core::{Clock, MintRequest, keys};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+use subtle::ConstantTimeEq;
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub config: IssuerConfig,
+    keyring: RwLock<Arc<Keyring>>,
+    clients: ClientRegistry,
+    limiter: RateLimiter,
+    pub metrics: Metrics,
+    revocations: Arc<dyn RevocationStore>,
+    admin_hash: Option<[u8; 32]>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    pub fn new(
+        config: IssuerConfig,
+        revocations: Arc<dyn RevocationStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AppState, String> {
+        let keyring = Keyring::load(&config.key_dir, &config.issuer)?;
+        let clients = ClientRegistry::new(&config.clients, &config.issuer)?;
+        let admin_hash = config.admin_token_sha256.as_deref().map(|h| {
+            let mut out = [0u8; 32];
+            for (i, byte) in out.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap_or(0);
+            }
+            out
+        });
+        Ok(AppState {
+            config,
+            keyring: RwLock::new(Arc::new(keyring)),
+            clients,
+            limiter: RateLimiter::default(),
+            metrics: Metrics::default(),
+            revocations,
+            admin_hash,
+            clock,
+        })
+    }
+
+    fn keyring(&self) -> Arc<Keyring> {
+        self.keyring
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the key folder if it changed; returns the active kid after the check.
+    pub fn reload_keys_if_changed(&self) -> Result<Option<String>, String> {
+        let current = self.keyring();
+        if keyring::fingerprint(&self.config.key_dir) == current.fingerprint {
+            return Ok(None);
+        }
+        let fresh = Keyring::load(&self.config.key_dir, &self.config.issuer)?;
+        let kid = fresh.active.kid().to_owned();
+        *self.keyring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+        Ok(Some(kid))
+    }
+}
+
+/// A refused request.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    fix: &'static str,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+        fix: &'static str,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            fix,
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({"error": self.code, "message": self.message, "fix": self.fix}));
+        let mut response = (self.status, body).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"oathmesh\", OathMesh-Client"),
+            );
+        }
+        response
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/token", post(mint))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/oathmesh-issuer", get(discovery))
+        .route("/v1/revoked-subjects", get(revoked_subjects))
+        .route(
+            "/v1/admin/revoke",
+            post(admin_revoke).delete(admin_unrevoke),
+        )
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/metrics", get(metrics))
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint",
+                "See GET /.well-known/oathmesh-issuer for the API.",
+            )
+        })
+        .with_state(state)
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn read_json_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<axum::body::Bytes, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the request body must be application/json",
+            "Send Content-Type: application/json.",
+        ));
+    }
+    axum::body::to_bytes(body, state.config.max_body_bytes)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!(
+                    "the request body exceeds {} bytes",
+                    state.config.max_body_bytes
+                ),
+                "Send a smaller request; mint requests are a few hundred bytes.",
+            )
+        })
+}
+
+fn deny(
+    state: &AppState,
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+    fix: &'static str,
+) -> ApiError {
+    state.metrics.denied(code);
+    ApiError::new(status, code, message, fix)
+}
+
+async fn mint(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let started = Instant::now();
+    let now = state.clock.now_secs();
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let client = state
+        .clients
+        .authenticate(authorization, now)
+        .map_err(|e| {
+            let message = match e {
+                AuthError::Missing => {
+                    "no client credential (HTTP Basic or OathMesh-Client assertion)"
+                }
+                AuthError::Invalid(why) => why,
+            };
+            deny(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                message,
+                "Authenticate with this client's own secret or signed assertion.",
+            )
+        })?;
+    if let Err(wait) = state.limiter.take(
+        &client.config.id,
+        client.config.rate_per_sec,
+        client.config.burst,
+        Instant::now(),
+    ) {
+        let mut err = deny(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "this client is over its mint rate",
+            "Slow down; retry after the Retry-After seconds.",
+        );
+        err.retry_after = Some(wait.ceil().max(1.0) as u64);
+        return Err(err);
+    }
+    let bytes = read_json_body(&state, &headers, body).await?;
+    let request = MintRequest::from_json(&bytes).map_err(|e| {
+        deny(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            e.to_string(),
+            "Send {sub, aud, act} and only the documented optional fields.",
+        )
+    })?;
+    if let Err(field) = client.may_mint(&request.sub, &request.aud, &request.act) {
+        tracing::warn!(client = %client.config.id, field, "mint outside the client's allow-list");
+        return Err(deny(
+            &state,
+            StatusCode::FORBIDDEN,
+            "mint_denied",
+            format!("this client may not mint that `{field}`"),
+            "Ask the platform team to extend this client's allow-list, or mint an identity it owns.",
+        ));
+    }
+    match state.revocations.is_revoked(&request.sub) {
+        Ok(false) => {}
+        Ok(true) => {
+            return Err(deny(
+                &state,
+                StatusCode::FORBIDDEN,
+                "subject_revoked",
+                "the subject is revoked",
+                "Ask the platform team to review the revocation.",
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "revocation store unavailable");
+            return Err(deny(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "revocation_unavailable",
+                "the revocation store is unreachable",
+                "Retry shortly.",
+            ));
+        }
+    }
+    let issuer = state.keyring().active.clone();
+    let minted = issuer.mint(&request).map_err(|e| {
+        deny(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            e.to_string(),
+            "Fix the named claim; see docs/protocol.md for claim formats.",
+        )
+    })?;
+    state.metrics.minted(started.elapsed().as_secs_f64());
+    tracing::info!(client = %client.config.id, sub = %request.sub, aud = %request.aud, act = %request.act, jti = %minted.jti, kid = %issuer.kid(), "minted");
+    Ok(Json(
+        json!({"token": minted.token, "expires_in": minted.expires_in, "token_type": minted.token_type}),
+    ))
+}
+
+async fn jwks(State(state): State<Arc<AppState>>) -> Response {
+    let keys = state.keyring().published(state.clock.now_secs());
+    let mut response = keys::jwks_json(&keys).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    // Receivers cache for 60 s; a short max-age keeps rotations visible.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    response
+}
+
+async fn discovery(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let issuer = state.config.issuer.trim_end_matches('/');
+    Json(json!({
+        "issuer": state.config.issuer,
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "token_endpoint": format!("{issuer}/v1/token"),
+        "revoked_subjects_endpoint": format!("{issuer}/v1/revoked-subjects"),
+        "algs": ["EdDSA"],
+        "token_type": "om+jwt",
+        "max_ttl_seconds": oathmesh_core::claims::MAX_LIFETIME_SECS,
+        "default_ttl_seconds": oathmesh_core::issuer::DEFAULT_TTL_SECS,
+        "binding_modes": ["rqh-sha256"],
+        "client_auth_methods": ["client_secret_basic", "ed25519_client_assertion"],
+    }))
+}
+
+async fn revoked_subjects(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let list = state.revocations.list().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "revocation_unavailable",
+            "the revocation store is unreachable",
+            "Retry shortly.",
+        )
+    })?;
+    let subjects: Vec<_> = list
+        .into_iter()
+        .map(|(sub, at)| json!({"sub": sub, "revoked_at": at}))
+        .collect();
+    Ok(Json(json!({"subjects": subjects})))
+}
+
+fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let unauthorized = || {
+        deny(
+            state,
+            StatusCode::UNAUTHORIZED,
+            "invalid_admin",
+            "the admin credential is missing or wrong",
+            "Send Authorization: Bearer <admin token>.",
+        )
+    };
+    let expected = state.admin_hash.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_disabled",
+            "no admin credential is configured",
+            "Set admin_token_sha256 in the issuer config.",
+        )
+    })?;
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(unauthorized)?;
+    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    if bool::from(digest.ct_eq(&expected)) {
+        Ok(())
+    } else {
+        Err(unauthorized())
+    }
+}
+
+async fn admin_subject(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<String, ApiError> {
+    require_admin(state, headers)?;
+    let bytes = read_json_body(state, headers, body).await?;
+    let doc = oathmesh_core::strict_json::parse(&bytes).ok();
+    let sub = doc
+        .as_ref()
+        .and_then(|d| d.get("sub"))
+        .and_then(|s| s.as_str())
+        .filter(|s| oathmesh_core::claims::is_valid_subject(s))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "expected {\"sub\": \"svc://...\"}",
+                "Send the subject to revoke.",
+            )
+        })?;
+    Ok(sub.to_owned())
+}
+
+async fn admin_revoke(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let sub = admin_subject(&state, &headers, body).await?;
+    state
+        .revocations
+        .revoke(&sub, state.clock.now_secs())
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "revocation_unavailable",
+                "the revocation store is unreachable",
+                "Retry shortly.",
+            )
+        })?;
+    state.metrics.revocation_changed();
+    tracing::warn!(sub = %sub, "subject revoked");
+    Ok(Json(json!({"sub": sub, "revoked": true})))
+}
+
+async fn admin_unrevoke(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let sub = admin_subject(&state, &headers, body).await?;
+    let lifted = state.revocations.unrevoke(&sub).map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "revocation_unavailable",
+            "the revocation store is unreachable",
+            "Retry shortly.",
+        )
+    })?;
+    state.metrics.revocation_changed();
+    tracing::warn!(sub = %sub, lifted, "revocation lifted");
+    Ok(Json(
+        json!({"sub": sub, "revoked": false, "was_revoked": lifted}),
+    ))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}

@@ -1,0 +1,228 @@
+//! Issuer configuration: a TOML file, with secrets overridable from the environment so they
+//! need not sit in the file (`OATHMESH_ADMIN_TOKEN_SHA256`,
+//! `OATHMESH_CLIENT_<ID>_SECRET_SHA256` with the id upper-cased and `-` as `_`).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Largest accepted request body.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// The `iss` of every token, and the base of the JWKS URL receivers fetch.
+    pub issuer: String,
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Folder of PKCS#8 PEM signing keys; the newest is active, older ones stay published.
+    pub key_dir: PathBuf,
+    /// SHA-256 (hex) of the admin bearer token for `/v1/admin/*`. No admin API without it.
+    #[serde(default)]
+    pub admin_token_sha256: Option<String>,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Seconds between checks of `key_dir` for rotated keys (SIGHUP also reloads).
+    #[serde(default = "default_key_poll")]
+    pub key_poll_secs: u64,
+    #[serde(default)]
+    pub clients: Vec<ClientConfig>,
+}
+
+fn default_listen() -> SocketAddr {
+    "127.0.0.1:4000".parse().expect("valid address")
+}
+fn default_max_body() -> usize {
+    DEFAULT_MAX_BODY_BYTES
+}
+fn default_key_poll() -> u64 {
+    2
+}
+
+/// One caller of the issuer, with its own credential and allow-list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub id: String,
+    /// SHA-256 (hex) of the client secret (a random 32-byte value, so a fast hash suffices:
+    /// there is nothing to brute-force). Sent as HTTP Basic `id:secret`.
+    #[serde(default)]
+    pub secret_sha256: Option<String>,
+    /// Ed25519 SPKI PEM public key; the client signs a short assertion instead of sending a
+    /// secret.
+    #[serde(default)]
+    pub public_key_pem: Option<String>,
+    /// Patterns (`*` globs) of subjects this client may mint.
+    pub allowed_sub: Vec<String>,
+    pub allowed_aud: Vec<String>,
+    pub allowed_act: Vec<String>,
+    /// Sustained mints per second.
+    #[serde(default = "default_rate")]
+    pub rate_per_sec: f64,
+    /// Largest burst above the sustained rate.
+    #[serde(default = "default_burst")]
+    pub burst: f64,
+}
+
+fn default_rate() -> f64 {
+    100.0
+}
+fn default_burst() -> f64 {
+    200.0
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("issuer config: {0}")]
+pub struct ConfigError(pub String);
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn env_name(client_id: &str) -> String {
+    let id: String = client_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("OATHMESH_CLIENT_{id}_SECRET_SHA256")
+}
+
+impl IssuerConfig {
+    pub fn from_toml(text: &str) -> Result<IssuerConfig, ConfigError> {
+        let mut config: IssuerConfig =
+            toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        config.apply_env(|name| std::env::var(name).ok());
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<IssuerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        let mut config = IssuerConfig::from_toml(&text)?;
+        // A relative key_dir is relative to the config file, not the working directory.
+        if config.key_dir.is_relative()
+            && let Some(dir) = path.parent()
+        {
+            config.key_dir = dir.join(&config.key_dir);
+        }
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(admin) = get("OATHMESH_ADMIN_TOKEN_SHA256") {
+            self.admin_token_sha256 = Some(admin);
+        }
+        for client in &mut self.clients {
+            if let Some(secret) = get(&env_name(&client.id)) {
+                client.secret_sha256 = Some(secret);
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.issuer.is_empty() {
+            return Err(ConfigError("issuer: must be the issuer URL".into()));
+        }
+        if self
+            .admin_token_sha256
+            .as_deref()
+            .is_some_and(|h| !is_sha256_hex(h))
+        {
+            return Err(ConfigError(
+                "admin_token_sha256: must be 64 hex digits".into(),
+            ));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            let at = format!("clients[{i}] ({})", c.id);
+            if c.id.is_empty() || c.id.contains(':') {
+                return Err(ConfigError(format!("{at}.id: non-empty, without ':'")));
+            }
+            if !ids.insert(c.id.as_str()) {
+                return Err(ConfigError(format!("{at}.id: duplicate client id")));
+            }
+            match (&c.secret_sha256, &c.public_key_pem) {
+                (Some(h), None) if is_sha256_hex(h) => {}
+                (Some(_), None) => {
+                    return Err(ConfigError(format!(
+                        "{at}.secret_sha256: must be 64 hex digits"
+                    )));
+                }
+                (None, Some(_)) => {}
+                _ => {
+                    return Err(ConfigError(format!(
+                        "{at}: give exactly one credential, secret_sha256 (or {}) or public_key_pem",
+                        env_name(&c.id)
+                    )));
+                }
+            }
+            if c.allowed_sub.is_empty() || c.allowed_aud.is_empty() || c.allowed_act.is_empty() {
+                return Err(ConfigError(format!(
+                    "{at}: allowed_sub, allowed_aud and allowed_act must each list at least one pattern"
+                )));
+            }
+            if !(c.rate_per_sec > 0.0 && c.burst >= 1.0) {
+                return Err(ConfigError(format!(
+                    "{at}: rate_per_sec must be > 0 and burst >= 1"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+issuer = "https://issuer.test"
+key_dir = "keys"
+
+[[clients]]
+id = "checkout"
+secret_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+allowed_sub = ["svc://checkout"]
+allowed_aud = ["https://*.internal"]
+allowed_act = ["charge"]
+"#;
+
+    #[test]
+    fn parses_and_defaults() {
+        let c = IssuerConfig::from_toml(BASE).unwrap();
+        assert_eq!(c.max_body_bytes, 64 * 1024);
+        assert_eq!(c.clients[0].burst, 200.0);
+    }
+
+    #[test]
+    fn env_overrides_secrets() {
+        let mut c: IssuerConfig = toml::from_str(BASE).unwrap();
+        let hash = "ab".repeat(32);
+        c.apply_env(|name| {
+            (name == "OATHMESH_CLIENT_CHECKOUT_SECRET_SHA256").then(|| hash.clone())
+        });
+        assert_eq!(c.clients[0].secret_sha256.as_deref(), Some(hash.as_str()));
+    }
+
+    #[test]
+    fn refuses_bad_configs() {
+        for (edit, want) in [
+            (BASE.replace("secret_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"", ""), "exactly one credential"),
+            (BASE.replace("allowed_act = [\"charge\"]", "allowed_act = []"), "allowed_act"),
+            (format!("{BASE}\nunknown = 1"), "unknown"),
+            (BASE.replace("0000000000000000000000000000000000000000000000000000000000000000", "short"), "64 hex"),
+        ] {
+            let err = IssuerConfig::from_toml(&edit).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! The issuer's signing keys: a folder of PKCS#8 PEM files. The newest file (by name) is
+//! the active signer; older keys stay in the JWKS until every token they signed has expired
+//! everywhere (max TTL + max leeway after their successor appeared), so a rotation never
+//! breaks a token in flight.
+
+use oathmesh_core::{Issuer, Jwk, LocalSigner, keys};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How long a retired key stays published: the longest token lifetime plus the largest
+/// verifier leeway.
+pub const RETIRED_KEY_GRACE_SECS: i64 = 300 + 60;
+
+/// One key file.
+pub struct KeyEntry {
+    pub file: PathBuf,
+    /// When the key became active: the Unix time in a `key-<unix>.pem` name, else the
+    /// file's modification time.
+    pub created: i64,
+    pub jwk: Jwk,
+}
+
+/// A snapshot of the folder: the active issuer and the keys to publish.
+pub struct Keyring {
+    pub active: Arc<Issuer>,
+    pub entries: Vec<KeyEntry>,
+    /// Identifies the folder contents, to notice changes cheaply.
+    pub fingerprint: Vec<(PathBuf, i64, u64)>,
+}
+
+fn created_at(path: &Path) -> i64 {
+    let from_name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.strip_prefix("key-"))
+        .and_then(|s| s.split('-').next())
+        .and_then(|s| s.parse::<i64>().ok());
+    from_name.unwrap_or_else(|| {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs() as i64)
+    })
+}
+
+/// The private key files in `dir` (`*.pem` that are not `*.pub.pem`), oldest first.
+fn key_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let read = std::fs::read_dir(dir).map_err(|e| format!("key_dir {}: {e}", dir.display()))?;
+    let mut files: Vec<PathBuf> = read
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.ends_with(".pem") && !name.ends_with(".pub.pem")
+        })
+        .collect();
+    files.sort_by_key(|p| (created_at(p), p.clone()));
+    Ok(files)
+}
+
+/// A cheap description of the folder, compared on every poll.
+pub fn fingerprint(dir: &Path) -> Vec<(PathBuf, i64, u64)> {
+    key_files(dir)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| {
+            let meta = std::fs::metadata(&p).ok();
+            let mtime = meta
+                .as_ref()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as i64);
+            (p, mtime, meta.map_or(0, |m| m.len()))
+        })
+        .collect()
+}
+
+impl Keyring {
+    /// Loads every key in `dir`; the newest signs.
+    pub fn load(dir: &Path, issuer_url: &str) -> Result<Keyring, String> {
+        let fingerprint = fingerprint(dir);
+        let files = key_files(dir)?;
+        let mut entries = Vec::new();
+        let mut newest = None;
+        for file in files {
+            let pem =
+                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let signer = LocalSigner::from_pem(&pem, None)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+            let jwk = oathmesh_core::Signer::public_jwk(&signer);
+            entries.push(KeyEntry {
+                created: created_at(&file),
+                file,
+                jwk,
+            });
+            newest = Some(signer);
+        }
+        let signer =
+            newest.ok_or_else(|| format!("key_dir {}: no *.pem private key", dir.display()))?;
+        let active = Issuer::new(issuer_url, Arc::new(signer)).map_err(|e| e.to_string())?;
+        Ok(Keyring {
+            active: Arc::new(active),
+            entries,
+            fingerprint,
+        })
+    }
+
+    /// The keys to publish at `now`: the active one, plus each retired key whose successor
+    /// became active less than [`RETIRED_KEY_GRACE_SECS`] ago.
+    pub fn published(&self, now: i64) -> Vec<Jwk> {
+        let mut out = Vec::new();
+        for (i, entry) in self.entries.iter().enumerate() {
+            let retired_at = self.entries.get(i + 1).map(|next| next.created);
+            if retired_at.is_none_or(|t| now - t < RETIRED_KEY_GRACE_SECS) {
+                out.push(entry.jwk.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Writes a new key `key-<now>.pem` (mode 0600) into `dir`; it becomes the active key.
+pub fn rotate(dir: &Path, now: i64) -> Result<(PathBuf, String), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let key = keys::generate_key();
+    for attempt in 0.. {
+        let name = if attempt == 0 {
+            format!("key-{now}.pem")
+        } else {
+            format!("key-{now}-{attempt}.pem")
+        };
+        let path = dir.join(name);
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match options.open(&path) {
+            Ok(mut file) => {
+                file.write_all(key.private_pem.as_bytes())
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                return Ok((path, key.kid.clone()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        }
+    }
+    unreachable!("the loop only ends by returning")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_key_signs_and_retired_keys_stay_published_for_the_grace_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, first) = rotate(dir.path(), 1_000).unwrap();
+        let ring = Keyring::load(dir.path(), "https://i").unwrap();
+        assert_eq!(ring.active.kid(), first);
+        let (_, second) = rotate(dir.path(), 2_000).unwrap();
+        let ring = Keyring::load(dir.path(), "https://i").unwrap();
+        assert_eq!(ring.active.kid(), second);
+        let kids = |now| {
+            ring.published(now)
+                .into_iter()
+                .map(|j| j.kid)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kids(2_000), vec![first.clone(), second.clone()]);
+        assert_eq!(
+            kids(2_000 + RETIRED_KEY_GRACE_SECS - 1),
+            vec![first, second.clone()]
+        );
+        assert_eq!(kids(2_000 + RETIRED_KEY_GRACE_SECS), vec![second]);
+    }
+
+    #[test]
+    fn rotated_keys_are_private_and_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, _) = rotate(dir.path(), 5).unwrap();
+        let (b, _) = rotate(dir.path(), 5).unwrap();
+        assert_ne!(a, b);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&a).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert!(Keyring::load(&dir.path().join("missing"), "https://i").is_err());
+    }
+}
