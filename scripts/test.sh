@@ -12,10 +12,12 @@ run() {
 }
 
 run "$ROOT/scripts/test-rust.sh"
-for lang in python node c-go; do
-  if [ -x "$ROOT/scripts/test-$lang.sh" ]; then
-    run "$ROOT/scripts/test-$lang.sh"
+for suite in issuer gateway python node c-go; do
+  if [ -x "$ROOT/scripts/test-$suite.sh" ]; then
+    run "$ROOT/scripts/test-$suite.sh"
   fi
 done
+# The main job is also the end-to-end test.
+run "$ROOT/scripts/demo.sh"
 echo
 echo "All test suites passed."

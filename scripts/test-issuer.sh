@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The issuer server: formatting, lints, and its tests against a real server on loopback.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+cargo fmt -p oathmesh-issuer -- --check
+cargo clippy -p oathmesh-issuer --all-targets -- -D warnings
+cargo test -p oathmesh-issuer
