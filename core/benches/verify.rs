@@ -28,7 +28,11 @@ fn policy() -> Arc<Policy> {
 fn setup() -> (Issuer, SigningKey, Verifier, Verifier) {
     let generated = generate_key();
     let signing = keys::signing_key_from_pem(&generated.private_pem).unwrap();
-    let issuer = Issuer::new(ISS, Arc::new(LocalSigner::new(signing.clone(), None).unwrap())).unwrap();
+    let issuer = Issuer::new(
+        ISS,
+        Arc::new(LocalSigner::new(signing.clone(), None).unwrap()),
+    )
+    .unwrap();
     let mut set = KeySet::default();
     set.insert(signing.verifying_key(), None);
     let keys: Arc<dyn KeySource> = Arc::new(StaticKeys::shared(set));
@@ -36,9 +40,11 @@ fn setup() -> (Issuer, SigningKey, Verifier, Verifier) {
         let mut config = VerifierConfig::new(AUD, vec![ISS.to_owned()], keys.clone());
         config.policy = Some(policy());
         if audit {
-            config.audit_sinks.push(Box::new(CallbackSink(|e: &AuditEvent| {
-                black_box(e.to_json());
-            })));
+            config
+                .audit_sinks
+                .push(Box::new(CallbackSink(|e: &AuditEvent| {
+                    black_box(e.to_json());
+                })));
         }
         Verifier::new(config).unwrap()
     };
@@ -96,8 +102,12 @@ fn benches(c: &mut Criterion) {
     let (input, _) = sample.rsplit_once('.').unwrap();
     let input = input.to_owned();
     let mut group = c.benchmark_group("mint");
-    group.bench_function("raw_sign", |b| b.iter(|| signing.sign(black_box(input.as_bytes()))));
-    group.bench_function("issuer", |b| b.iter(|| issuer.mint(black_box(&req)).unwrap()));
+    group.bench_function("raw_sign", |b| {
+        b.iter(|| signing.sign(black_box(input.as_bytes())))
+    });
+    group.bench_function("issuer", |b| {
+        b.iter(|| issuer.mint(black_box(&req)).unwrap())
+    });
     group.finish();
 }
 

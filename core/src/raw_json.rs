@@ -272,7 +272,9 @@ impl<'de, T: Fields> de::Deserialize<'de> for RawObject<T> {
                 f.write_str("any JSON value")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawObject<T>, A::Error> {
-                ObjectVisitor::<T>(PhantomData).visit_map(map).map(|t| RawObject(Some(t)))
+                ObjectVisitor::<T>(PhantomData)
+                    .visit_map(map)
+                    .map(|t| RawObject(Some(t)))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RawObject<T>, A::Error> {
                 StrictIgnoreVisitor.visit_seq(seq).map(|_| RawObject(None))

@@ -244,9 +244,7 @@ pub fn decode_header(segment: &str) -> Result<Header, VerifyError> {
 
 /// A kid is 1..=128 printable ASCII characters (0x20..=0x7E).
 pub fn is_valid_kid(kid: &str) -> bool {
-    !kid.is_empty()
-        && kid.len() <= MAX_KID_CHARS
-        && kid.bytes().all(|b| (0x20..=0x7e).contains(&b))
+    !kid.is_empty() && kid.len() <= MAX_KID_CHARS && kid.bytes().all(|b| (0x20..=0x7e).contains(&b))
 }
 
 #[derive(Default)]
@@ -270,8 +268,21 @@ struct RawClaims {
 
 impl Fields for RawClaims {
     const NAMES: &'static [&'static str] = &[
-        "iss", "sub", "aud", "act", "iat", "exp", "jti", "nbf", "scope", "reason", "env",
-        "tenant", "src", "delegated_by", "rqh",
+        "iss",
+        "sub",
+        "aud",
+        "act",
+        "iat",
+        "exp",
+        "jti",
+        "nbf",
+        "scope",
+        "reason",
+        "env",
+        "tenant",
+        "src",
+        "delegated_by",
+        "rqh",
     ];
     fn set<'de, A: MapAccess<'de>>(&mut self, index: usize, map: &mut A) -> Result<(), A::Error> {
         match index {

@@ -147,6 +147,28 @@ impl Verifier {
         self.leeway
     }
 
+    /// True when this verifier refuses tokens without request binding.
+    pub fn requires_binding(&self) -> bool {
+        self.require_binding
+    }
+
+    /// Whether verifying `token` will need the request (method, path, body): true when
+    /// binding is required or the token carries `rqh`. Adapters use it to avoid buffering
+    /// request bodies for unbound tokens. Malformed tokens answer `false`: verification
+    /// fails before binding is checked.
+    pub fn needs_request(&self, token: &str) -> bool {
+        self.require_binding
+            || token::split(token)
+                .ok()
+                .and_then(|segments| token::decode_claims(segments.payload).ok())
+                .is_some_and(|claims| claims.rqh.is_some())
+    }
+
+    /// [`Verifier::needs_request`] for an `Authorization` header value.
+    pub fn needs_request_for_authorization(&self, header: Option<&str>) -> bool {
+        token_from_authorization(header).is_ok_and(|token| self.needs_request(token))
+    }
+
     /// Verifies the value of an `Authorization` header.
     pub fn verify_authorization(
         &self,

@@ -125,6 +125,24 @@ fn a_failed_verification_does_not_burn_the_token() {
 }
 
 #[test]
+fn needs_request_tells_adapters_when_to_buffer_the_body() {
+    let f = fixture();
+    let v = f.verifier();
+    let unbound = f.mint(|_| {});
+    let bound = f.mint(|r| r.rqh = Some(canonical_request_hash("GET", "/", b"")));
+    assert!(!v.needs_request(&unbound));
+    assert!(v.needs_request(&bound));
+    assert!(!v.needs_request("garbage"));
+    assert!(v.needs_request_for_authorization(Some(&format!("OathMesh {bound}"))));
+    assert!(!v.needs_request_for_authorization(None));
+    let mut config = f.config();
+    config.require_binding = true;
+    let strict = Verifier::new(config).unwrap();
+    assert!(strict.requires_binding());
+    assert!(strict.needs_request(&unbound));
+}
+
+#[test]
 fn required_action_is_enforced_in_the_core() {
     let f = fixture();
     let v = f.verifier();
