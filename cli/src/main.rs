@@ -4,6 +4,7 @@
 
 mod inspect;
 mod keyfiles;
+mod servers;
 mod shared;
 
 use clap::{Args, Parser, Subcommand};
@@ -49,6 +50,11 @@ enum Command {
     /// Audit logs.
     #[command(subcommand)]
     Audit(shared::AuditCommand),
+    /// Run the issuer server (PROTOCOL §9).
+    Serve(servers::ServeArgs),
+    /// Manage an issuer's signing keys.
+    #[command(subcommand)]
+    Keys(servers::KeysCommand),
 }
 
 #[derive(Args)]
@@ -182,6 +188,8 @@ fn main() -> ExitCode {
         Command::Revocations(args) => shared::revocations(args),
         Command::Policy(command) => shared::policy(command),
         Command::Audit(command) => shared::audit(command),
+        Command::Serve(args) => servers::serve(args).map_err(UsageError),
+        Command::Keys(command) => servers::keys(command).map_err(UsageError),
     };
     match result {
         Ok(code) => code,

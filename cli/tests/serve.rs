@@ -1,0 +1,128 @@
+//! `oathmesh serve` and `oathmesh keys rotate` as processes: the issuer answers on loopback
+//! and mints a token that `oathmesh verify` accepts with the JWKS the issuer serves.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn http(port: u16, request: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn serve_mints_tokens_that_verify() {
+    let bin = env!("CARGO_BIN_EXE_oathmesh");
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let out = Command::new(bin)
+        .args(["keys", "rotate", "--dir", keys.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let port = free_port();
+    // sha256("s3cret-s3cret-s3cret-s3cret-s3cret")
+    let secret = "s3cret-s3cret-s3cret-s3cret-s3cret";
+    let hash = {
+        use std::fmt::Write as _;
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes());
+        digest.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    };
+    std::fs::write(
+        dir.path().join("issuer.toml"),
+        format!(
+            "issuer = \"https://issuer.test\"\nlisten = \"127.0.0.1:{port}\"\nkey_dir = \"keys\"\n\n[[clients]]\nid = \"app\"\nsecret_sha256 = \"{hash}\"\nallowed_sub = [\"svc://app\"]\nallowed_aud = [\"https://api.test\"]\nallowed_act = [\"read\"]\n"
+        ),
+    )
+    .unwrap();
+    let _server = Killed(
+        Command::new(bin)
+            .args([
+                "serve",
+                "--config",
+                dir.path().join("issuer.toml").to_str().unwrap(),
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while http(
+        port,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .is_none()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "issuer did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let body = r#"{"sub":"svc://app","aud":"https://api.test","act":"read"}"#;
+    let basic = "YXBwOnMzY3JldC1zM2NyZXQtczNjcmV0LXMzY3JldC1zM2NyZXQ="; // app:secret
+    let (status, minted) = http(
+        port,
+        &format!("POST /v1/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Basic {basic}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{minted}");
+    let token = serde_json::from_str::<serde_json::Value>(&minted).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, jwks) = http(
+        port,
+        "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("jwks.json"), jwks).unwrap();
+    let verify = Command::new(bin)
+        .args([
+            "verify",
+            "--jwks",
+            dir.path().join("jwks.json").to_str().unwrap(),
+            "--iss",
+            "https://issuer.test",
+            "--aud",
+            "https://api.test",
+            &token,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
