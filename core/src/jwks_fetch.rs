@@ -174,7 +174,7 @@ impl FetchingKeys {
         })
     }
 
-    /// HTTP fetches attempted so far, successful or not.
+    /// HTTP fetches completed so far, successful or not.
     pub fn fetch_count(&self) -> u64 {
         self.inner.fetches.load(Ordering::SeqCst)
     }
@@ -191,7 +191,6 @@ impl Inner {
     }
 
     fn fetch(&self, entry: &IssuerEntry) -> Result<KeySet, String> {
-        self.fetches.fetch_add(1, Ordering::SeqCst);
         let response = entry
             .agent
             .get(&entry.url)
@@ -239,6 +238,7 @@ impl Inner {
     fn record(&self, entry: &IssuerEntry, state: &mut State, result: Result<KeySet, String>) {
         let now = self.clock.now_millis();
         state.in_flight = false;
+        self.fetches.fetch_add(1, Ordering::SeqCst);
         match result {
             Ok(set) => {
                 state.keys = Some(Arc::new(set));
