@@ -107,6 +107,7 @@ fn serve_mints_tokens_that_verify() {
     )
     .unwrap();
     std::fs::write(dir.path().join("jwks.json"), jwks).unwrap();
+    client_sdk_mints_one_token_per_call(port, secret, dir.path());
     let verify = Command::new(bin)
         .args([
             "verify",
@@ -125,4 +126,66 @@ fn serve_mints_tokens_that_verify() {
         "{}",
         String::from_utf8_lossy(&verify.stderr)
     );
+}
+
+/// The core's issuer client against the real server: secret auth, one token per call,
+/// request binding, and typed errors.
+fn client_sdk_mints_one_token_per_call(port: u16, secret: &str, dir: &std::path::Path) {
+    use oathmesh_core::client::IssuerClient;
+    use oathmesh_core::{MintRequest, RequestParts, Verifier, VerifyContext};
+    let config = serde_json::json!({
+        "issuer_url": "https://issuer.test",
+        "token_url": format!("http://127.0.0.1:{port}"),
+        "client_id": "app",
+        "client_secret": secret,
+    });
+    let client = IssuerClient::from_json(config.to_string().as_bytes()).unwrap();
+    let request = MintRequest {
+        sub: "svc://app".into(),
+        aud: "https://api.test".into(),
+        act: "read".into(),
+        ..Default::default()
+    };
+    let a = client.mint(&request).unwrap();
+    let b = client.mint(&request).unwrap();
+    assert_ne!(a.token, b.token, "never reuses a token");
+    assert!(a.authorization().starts_with("OathMesh "));
+    let bound = client
+        .mint_for_request(&request, "POST", "/items?x=1", b"{}")
+        .unwrap();
+    let (_, jwks) = http(
+        port,
+        "GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let verifier = Verifier::from_json(
+        serde_json::json!({"audience": "https://api.test", "trusted_issuers": ["https://issuer.test"], "jwks": serde_json::from_str::<serde_json::Value>(&jwks).unwrap()})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    let ctx = VerifyContext {
+        request: Some(RequestParts {
+            method: "POST",
+            path_and_query: "/items?x=1",
+            body: b"{}",
+        }),
+        ..Default::default()
+    };
+    verifier.verify(&bound.token, &ctx).unwrap();
+    let denied = client
+        .mint(&MintRequest {
+            sub: "svc://other".into(),
+            ..request.clone()
+        })
+        .unwrap_err();
+    assert_eq!((denied.code.as_str(), denied.status), ("mint_denied", 403));
+    assert!(!denied.fix.is_empty());
+    let wrong = IssuerClient::from_json(serde_json::json!({"issuer_url": "https://issuer.test", "token_url": format!("http://127.0.0.1:{port}"), "client_id": "app", "client_secret": "nope"}).to_string().as_bytes()).unwrap();
+    assert_eq!(wrong.mint(&request).unwrap_err().code, "invalid_client");
+    let down = IssuerClient::from_json(serde_json::json!({"issuer_url": "http://127.0.0.1:9", "client_id": "app", "client_secret": secret, "timeout_ms": 500}).to_string().as_bytes()).unwrap();
+    let err = down.mint(&request).unwrap_err();
+    assert_eq!((err.code.as_str(), err.status), ("issuer_unavailable", 503));
+    assert!(IssuerClient::from_json(br#"{"issuer_url":"x","client_id":"a"}"#).is_err());
+    let _ = dir;
 }

@@ -38,6 +38,9 @@ pub mod b64;
 pub mod binding;
 pub mod caller;
 pub mod claims;
+#[cfg(feature = "client")]
+pub mod client;
+pub mod client_assertion;
 pub mod clock;
 pub mod config;
 pub mod error;
