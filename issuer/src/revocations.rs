@@ -28,3 +28,32 @@ impl RevocationStore for MemoryRevocationList {
         Ok(MemoryRevocationList::list(self))
     }
 }
+
+/// The shared Redis hash `oathmesh:revocations`: a revocation made through this issuer is
+/// seen at once by every receiver configured with the same Redis.
+impl RevocationStore for oathmesh_core::redis_store::RedisRevocationList {
+    fn is_revoked(&self, subject: &str) -> Result<bool, BackendError> {
+        RevocationList::is_revoked(self, subject)
+    }
+    fn revoke(&self, subject: &str, now: i64) -> Result<(), BackendError> {
+        oathmesh_core::redis_store::RedisRevocationList::revoke(self, subject, now)
+    }
+    fn unrevoke(&self, subject: &str) -> Result<bool, BackendError> {
+        oathmesh_core::redis_store::RedisRevocationList::unrevoke(self, subject)
+    }
+    fn list(&self) -> Result<Vec<(String, String)>, BackendError> {
+        oathmesh_core::redis_store::RedisRevocationList::list(self)
+    }
+}
+
+/// The store a configuration asks for: Redis when `redis_url` is set, else in memory.
+pub fn from_config(redis_url: Option<&str>) -> Result<std::sync::Arc<dyn RevocationStore>, String> {
+    match redis_url {
+        None => Ok(std::sync::Arc::new(MemoryRevocationList::new())),
+        Some(url) => {
+            let pool = oathmesh_core::redis_store::RedisPool::new(url, std::time::Duration::from_millis(500))
+                .map_err(|e| e.to_string())?;
+            Ok(std::sync::Arc::new(oathmesh_core::redis_store::RedisRevocationList::new(pool)))
+        }
+    }
+}
