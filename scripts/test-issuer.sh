@@ -4,6 +4,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# A private Redis for the shared-revocation test.
+. "$ROOT/scripts/lib/redis.sh"
+oathmesh_redis_start
+trap oathmesh_redis_stop EXIT
 cargo fmt -p oathmesh-issuer -- --check
 cargo clippy -p oathmesh-issuer --all-targets -- -D warnings
 cargo test -p oathmesh-issuer

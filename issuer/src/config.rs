@@ -23,6 +23,9 @@ pub struct IssuerConfig {
     pub admin_token_sha256: Option<String>,
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Shared revocation list (`oathmesh:revocations`) in Redis; in memory when absent.
+    #[serde(default)]
+    pub redis_url: Option<String>,
     /// Seconds between checks of `key_dir` for rotated keys (SIGHUP also reloads).
     #[serde(default = "default_key_poll")]
     pub key_poll_secs: u64,

@@ -16,18 +16,16 @@ pub mod revocations;
 pub use api::{AppState, router};
 pub use config::{ClientConfig, IssuerConfig};
 
-use oathmesh_core::{MemoryRevocationList, SystemClock};
+use oathmesh_core::SystemClock;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Builds the state with the in-memory revocation list and the system clock.
+/// Builds the state: revocations in Redis when `redis_url` is set (else in memory), and the
+/// system clock.
 pub fn state_from_config(config: IssuerConfig) -> Result<Arc<AppState>, String> {
-    Ok(Arc::new(AppState::new(
-        config,
-        Arc::new(MemoryRevocationList::new()),
-        Arc::new(SystemClock),
-    )?))
+    let revocations = revocations::from_config(config.redis_url.as_deref())?;
+    Ok(Arc::new(AppState::new(config, revocations, Arc::new(SystemClock))?))
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.

@@ -21,6 +21,11 @@ pub struct Server {
 }
 
 pub async fn start(extra_client_toml: &str) -> Server {
+    start_with("", extra_client_toml).await
+}
+
+/// `top_level_toml` goes before the first `[[clients]]` table.
+pub async fn start_with(top_level_toml: &str, extra_client_toml: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
     keyring::rotate(&dir.path().join("keys"), 1_000).unwrap();
     let client_key = keys::signing_key_from_pem(&keys::generate_key().private_pem).unwrap();
@@ -31,6 +36,7 @@ issuer = "{ISSUER}"
 key_dir = "{keys}"
 admin_token_sha256 = "{admin}"
 key_poll_secs = 1
+{top_level_toml}
 
 [[clients]]
 id = "checkout"
