@@ -16,6 +16,19 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
+# Real services for the shared-state, client and demo tests: the `oathmesh` CLI (issuer
+# server, `audit verify`), a private redis-server and the pkl CLI.
+source "$ROOT/scripts/lib/redis.sh"
+source "$ROOT/scripts/lib/pkl.sh"
+work="$(mktemp -d)"
+trap 'oathmesh_redis_stop; rm -rf "$work"' EXIT
+
+echo "==> cargo build --release -p oathmesh-cli"
+(cd "$ROOT" && cargo build --release --quiet -p oathmesh-cli)
+export OATHMESH_BIN="$CARGO_TARGET_DIR/release/oathmesh"
+oathmesh_redis_start
+oathmesh_pkl_install "$ROOT"
+
 echo "==> npm ci"
 npm ci --no-audit --no-fund
 
@@ -33,8 +46,6 @@ echo "==> tsc: type check of the README blocks the tests just ran"
 npx tsc -p tsconfig.readme.json
 
 echo "==> npm pack: install the tarball into a fresh folder and verify a token"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
 tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 mkdir "$work/app"
 cd "$work/app"

@@ -23,7 +23,8 @@ impl NativeIssuer {
     /// `configJson`: `{"issuer", "private_key_pem" | "private_key_file", "kid"?}`.
     #[napi(factory, catch_unwind)]
     pub fn from_json(env: Env, config_json: String) -> Result<NativeIssuer> {
-        let inner = Issuer::from_json(config_json.as_bytes()).map_err(|e| throw_config_error(&env, &e))?;
+        let inner =
+            Issuer::from_json(config_json.as_bytes()).map_err(|e| throw_config_error(&env, &e))?;
         Ok(NativeIssuer { inner })
     }
 
@@ -46,8 +47,12 @@ impl NativeIssuer {
     /// `requestJson`: the snake_case mint request of docs/configuration.md.
     #[napi(catch_unwind)]
     pub fn mint(&self, env: Env, request_json: String) -> Result<MintedToken> {
-        let request = MintRequest::from_json(request_json.as_bytes()).map_err(|e| throw_mint_error(&env, &e))?;
-        let minted = self.inner.mint(&request).map_err(|e| throw_mint_error(&env, &e))?;
+        let request = MintRequest::from_json(request_json.as_bytes())
+            .map_err(|e| throw_mint_error(&env, &e))?;
+        let minted = self
+            .inner
+            .mint(&request)
+            .map_err(|e| throw_mint_error(&env, &e))?;
         Ok(MintedToken {
             token: minted.token,
             expires_in: minted.expires_in,

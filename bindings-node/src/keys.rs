@@ -48,6 +48,14 @@ pub fn generate_key() -> GeneratedKey {
 
 /// `sha256:<hex>` of the canonical request (PROTOCOL §4): the value of the `rqh` claim.
 #[napi(catch_unwind)]
-pub fn canonical_request_hash(method: String, path_and_query: String, body: Option<Buffer>) -> String {
-    oathmesh_core::canonical_request_hash(&method, &path_and_query, body.as_deref().unwrap_or_default())
+pub fn canonical_request_hash(
+    method: String,
+    path_and_query: String,
+    body: Option<Buffer>,
+) -> String {
+    oathmesh_core::canonical_request_hash(
+        &method,
+        &path_and_query,
+        body.as_deref().unwrap_or_default(),
+    )
 }

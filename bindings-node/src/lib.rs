@@ -9,10 +9,21 @@
 //! instead of aborting the Node process.
 
 mod audit;
+mod client;
 mod errors;
 mod issuer;
 mod keys;
 mod verifier;
 
+pub use client::NativeClient;
 pub use issuer::NativeIssuer;
 pub use verifier::NativeVerifier;
+
+/// The text of a caught panic, for the error it becomes.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}

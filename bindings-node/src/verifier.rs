@@ -5,7 +5,12 @@ use crate::errors::{throw_config_error, throw_verify_error};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use oathmesh_core::token;
-use oathmesh_core::{AuditSink, Caller, RequestParts, Source, Verifier, VerifyContext, token_from_authorization};
+use oathmesh_core::{
+    AuditSink, Caller, PrewarmResult, RequestParts, Source, Verifier, VerifyContext,
+    token_from_authorization,
+};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 /// The request a token may be bound to (PROTOCOL §4), exactly as received.
 #[napi(object)]
@@ -86,9 +91,13 @@ impl From<Caller> for NativeCaller {
 /// the libuv thread pool would cost.
 #[napi]
 pub struct NativeVerifier {
-    inner: Verifier,
+    /// Shared with `prewarm` tasks running on the libuv pool.
+    inner: Arc<Verifier>,
     require_binding: bool,
-    audit: Option<(BufferedSink, FunctionRef<Unknown<'static>, Unknown<'static>>)>,
+    audit: Option<(
+        BufferedSink,
+        FunctionRef<Unknown<'static>, Unknown<'static>>,
+    )>,
 }
 
 #[napi]
@@ -97,22 +106,40 @@ impl NativeVerifier {
     /// given, receives every audit event (the documented snake_case shape) synchronously,
     /// right after the verification that produced it. Exceptions it throws are swallowed: a
     /// failing sink never changes a result (PROTOCOL §8).
-    #[napi(constructor, catch_unwind, ts_args_type = "configJson: string, onAudit?: ((event: Record<string, unknown>) => void) | undefined | null")]
-    pub fn new(env: Env, config_json: String, on_audit: Option<Function<Unknown<'static>, Unknown<'static>>>) -> Result<Self> {
+    #[napi(
+        constructor,
+        catch_unwind,
+        ts_args_type = "configJson: string, onAudit?: ((event: Record<string, unknown>) => void) | undefined | null"
+    )]
+    pub fn new(
+        env: Env,
+        config_json: String,
+        on_audit: Option<Function<Unknown<'static>, Unknown<'static>>>,
+    ) -> Result<Self> {
         let buffered = on_audit.as_ref().map(|_| BufferedSink::default());
-        let sinks: Vec<Box<dyn AuditSink>> = buffered.iter().map(|s| Box::new(s.clone()) as Box<dyn AuditSink>).collect();
+        let sinks: Vec<Box<dyn AuditSink>> = buffered
+            .iter()
+            .map(|s| Box::new(s.clone()) as Box<dyn AuditSink>)
+            .collect();
         let inner = Verifier::from_json_with_sinks(config_json.as_bytes(), sinks)
             .map_err(|e| throw_config_error(&env, &e))?;
         // The core accepted the document, so `require_binding` is absent or a boolean.
         let require_binding = serde_json::from_str::<serde_json::Value>(&config_json)
             .ok()
-            .and_then(|doc| doc.get("require_binding").and_then(serde_json::Value::as_bool))
+            .and_then(|doc| {
+                doc.get("require_binding")
+                    .and_then(serde_json::Value::as_bool)
+            })
             .unwrap_or(false);
         let audit = match (buffered, on_audit) {
             (Some(sink), Some(callback)) => Some((sink, callback.create_ref()?)),
             _ => None,
         };
-        Ok(NativeVerifier { inner, require_binding, audit })
+        Ok(NativeVerifier {
+            inner: Arc::new(inner),
+            require_binding,
+            audit,
+        })
     }
 
     /// This service's audience.
@@ -127,6 +154,27 @@ impl NativeVerifier {
         self.require_binding
     }
 
+    /// Fetches every trusted issuer's JWKS now (JWKS fetching), on the libuv pool, so the
+    /// first `verify` does not wait for a fetch on the JS thread. Empty for static keys.
+    #[napi(catch_unwind, ts_return_type = "Promise<Array<IssuerKeys>>")]
+    pub fn prewarm(&self) -> AsyncTask<PrewarmTask> {
+        AsyncTask::new(PrewarmTask {
+            verifier: Arc::clone(&self.inner),
+        })
+    }
+
+    /// Successful policy file reloads since construction.
+    #[napi(getter)]
+    pub fn policy_reloads(&self) -> i64 {
+        i64::try_from(self.inner.policy_reloads()).unwrap_or(i64::MAX)
+    }
+
+    /// Changed policy files that failed to load (the last good policy stayed in force).
+    #[napi(getter)]
+    pub fn policy_reload_errors(&self) -> i64 {
+        i64::try_from(self.inner.policy_reload_errors()).unwrap_or(i64::MAX)
+    }
+
     /// Runs the whole pipeline on a token. Throws an `Error` with `code`, `step`, `fix`,
     /// `status` on failure.
     #[napi(catch_unwind)]
@@ -138,7 +186,11 @@ impl NativeVerifier {
         request_id: Option<String>,
         required_action: Option<String>,
     ) -> Result<NativeCaller> {
-        let ctx = context(request.as_ref(), request_id.as_deref(), required_action.as_deref());
+        let ctx = context(
+            request.as_ref(),
+            request_id.as_deref(),
+            required_action.as_deref(),
+        );
         let result = self.inner.verify(&token, &ctx);
         self.finish(&env, result)
     }
@@ -153,7 +205,11 @@ impl NativeVerifier {
         request_id: Option<String>,
         required_action: Option<String>,
     ) -> Result<NativeCaller> {
-        let ctx = context(request.as_ref(), request_id.as_deref(), required_action.as_deref());
+        let ctx = context(
+            request.as_ref(),
+            request_id.as_deref(),
+            required_action.as_deref(),
+        );
         let result = self.inner.verify_authorization(header.as_deref(), &ctx);
         self.finish(&env, result)
     }
@@ -175,7 +231,11 @@ impl NativeVerifier {
             .is_ok_and(|claims| claims.rqh.is_some())
     }
 
-    fn finish(&self, env: &Env, result: std::result::Result<Caller, oathmesh_core::VerifyError>) -> Result<NativeCaller> {
+    fn finish(
+        &self,
+        env: &Env,
+        result: std::result::Result<Caller, oathmesh_core::VerifyError>,
+    ) -> Result<NativeCaller> {
         self.deliver_audit(env);
         match result {
             Ok(caller) => Ok(caller.into()),
@@ -184,12 +244,16 @@ impl NativeVerifier {
     }
 
     fn deliver_audit(&self, env: &Env) {
-        let Some((sink, callback)) = &self.audit else { return };
+        let Some((sink, callback)) = &self.audit else {
+            return;
+        };
         let events = sink.drain();
         if events.is_empty() {
             return;
         }
-        let Ok(callback) = callback.borrow_back(env) else { return };
+        let Ok(callback) = callback.borrow_back(env) else {
+            return;
+        };
         for event in events {
             if let Ok(value) = env.to_js_value(&event) {
                 // A throwing callback is cleared by napi-rs and ignored here on purpose.
@@ -212,5 +276,45 @@ fn context<'a>(
         }),
         request_id,
         required_action,
+    }
+}
+
+/// The outcome of loading one issuer's keys (`prewarm`).
+#[napi(object)]
+pub struct IssuerKeys {
+    pub issuer: String,
+    pub ok: bool,
+    /// Usable keys now held for the issuer.
+    pub keys: u32,
+    pub error: Option<String>,
+}
+
+pub struct PrewarmTask {
+    verifier: Arc<Verifier>,
+}
+
+impl Task for PrewarmTask {
+    type Output = Vec<PrewarmResult>;
+    type JsValue = Vec<IssuerKeys>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        catch_unwind(AssertUnwindSafe(|| self.verifier.prewarm())).map_err(|panic| {
+            Error::from_reason(format!(
+                "OathMesh prewarm panicked: {}",
+                crate::panic_message(&*panic)
+            ))
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        Ok(output
+            .into_iter()
+            .map(|r| IssuerKeys {
+                issuer: r.issuer,
+                ok: r.ok,
+                keys: u32::try_from(r.keys).unwrap_or(u32::MAX),
+                error: r.error,
+            })
+            .collect())
     }
 }

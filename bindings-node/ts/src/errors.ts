@@ -108,6 +108,33 @@ export class OathMeshMintError extends Error {
   }
 }
 
+/** The issuer did not mint (`Client.mint`, `Client.fetch`): its own `code` (`mint_denied`,
+ * `invalid_client`, `rate_limited`, `invalid_request`, ...) and HTTP `status`, or
+ * `issuer_unavailable` with status 503 when it could not be reached. Retry only the 503s and
+ * `rate_limited`; the others need a configuration change. */
+export class OathMeshIssuerError extends Error {
+  override readonly name = 'OathMeshIssuerError';
+  readonly code: string;
+  readonly status: number;
+  readonly fix: string;
+
+  constructor(message: string, fields: { code: string; status: number; fix: string }) {
+    super(message);
+    this.code = fields.code;
+    this.status = fields.status;
+    this.fix = fields.fix;
+  }
+
+  /** True when retrying later may succeed (issuer down or overloaded, or rate limited). */
+  get isRetryable(): boolean {
+    return this.status === 503 || this.status === 429;
+  }
+
+  toJSON(): { error: string; message: string; fix: string; status: number } {
+    return { error: this.code, message: this.message, fix: this.fix, status: this.status };
+  }
+}
+
 interface NativeErrorShape {
   message: string;
   code?: unknown;

@@ -32,7 +32,8 @@ export interface MintRequest {
   delegatedBy?: string;
 }
 
-function mintDocument(request: MintRequest): string {
+/** The snake_case mint request document of docs/configuration.md. */
+export function mintDocument(request: MintRequest): string {
   const { ttlHint, delegatedBy, src, ...rest } = request;
   const doc: Record<string, unknown> = { ...rest, ttl_hint: ttlHint, delegated_by: delegatedBy };
   if (src !== undefined) {

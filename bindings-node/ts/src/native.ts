@@ -3,12 +3,16 @@
 // The relative path is the same from `ts/src/` and from `dist/{esm,cjs}/`.
 import * as native from '../../native/index.js';
 
-export const { NativeVerifier, NativeIssuer } = native;
+export const { NativeVerifier, NativeIssuer, NativeClient } = native;
 export const nativeGenerateKey = native.generateKey;
 export const nativeCanonicalRequestHash = native.canonicalRequestHash;
 export type {
   CallerSource,
+  BindTo,
   GeneratedKey,
+  IssuerFailure,
+  IssuerKeys,
+  MintOutcome,
   MintedToken,
   NativeCaller,
   PublicJwk,

@@ -2,7 +2,9 @@
 // option is checked here: the core validates the document, so every language accepts the
 // same options and reports the same errors.
 
-import { NativeVerifier, type NativeCaller } from './native.js';
+import { NativeVerifier, type IssuerKeys, type NativeCaller } from './native.js';
+
+export type { IssuerKeys };
 import { translateError } from './errors.js';
 import { toBuffer, type BodyInput } from './body.js';
 
@@ -36,7 +38,57 @@ export type AuditCallback = (event: AuditEvent) => void;
 export interface AuditOptions {
   stdout?: boolean;
   file?: string;
+  /** HMAC-chains the built-in outputs (`file`/`stdout`): each line gains `seq`, `prev_hash`
+   * and `hmac`; check a file with `oathmesh audit verify --key-file KEY FILE`. At least 16
+   * bytes. The callback receives the plain event. */
+  hmacKey?: string;
+  /** ...or the key in a file (one trailing newline is ignored). */
+  hmacKeyFile?: string;
   onEvent?: AuditCallback;
+}
+
+/** The in-process replay cache (the default). */
+export interface MemoryReplayCacheOptions {
+  type: 'memory';
+  capacity?: number;
+}
+
+/** A replay cache shared by every receiver through Redis (`SET NX PX`), with a circuit
+ * breaker. */
+export interface RedisReplayCacheOptions {
+  type: 'redis';
+  /** `redis://host:port/db` or `unix:///path`; defaults to `redisUrl`. */
+  url?: string;
+  /** While Redis fails: `'fallback'` (default) answers from the in-process cache,
+   * `'reject'` answers `replay_cache_unavailable` (503). Never fails open. */
+  onError?: 'fallback' | 'reject';
+  /** Connect, read and write timeout of each command (default 250). */
+  timeoutMs?: number;
+  /** The in-process cache kept beside Redis (default 1000000). */
+  capacity?: number;
+}
+
+/** A fixed list of revoked subjects (`revoked_subjects`). */
+export interface StaticRevocationOptions {
+  subjects: readonly string[];
+}
+
+/** Revocations read from the Redis hash `oathmesh:revocations` (field = subject) on every
+ * verification; `oathmesh revoke --redis URL SUBJECT` writes it. */
+export interface RedisRevocationOptions {
+  type: 'redis';
+  /** Defaults to `redisUrl`. */
+  url?: string;
+  /** Default 250. */
+  timeoutMs?: number;
+}
+
+/** Tuning of JWKS fetching, which is on when no static keys are given. */
+export interface JwksFetchOptions {
+  /** Keys are used this long before a background refresh (1..86400, default 60). */
+  freshnessSecs?: number;
+  /** Allow `http://` to hosts that are not loopback (default false). */
+  allowInsecureHttp?: boolean;
 }
 
 export interface VerifierOptions {
@@ -44,7 +96,8 @@ export interface VerifierOptions {
   audience: string;
   /** Issuer URLs accepted in `iss`, compared exactly. */
   trustedIssuers: readonly string[];
-  /** Static keys shared by every trusted issuer: a JWKS document... */
+  /** Static keys shared by every trusted issuer: a JWKS document... Give no static keys at
+   * all to fetch each trusted issuer's `{iss}/.well-known/jwks.json` instead. */
   jwks?: { keys: readonly object[] } | string;
   /** ...or a JWKS file read once at construction... */
   jwksFile?: string;
@@ -52,15 +105,25 @@ export interface VerifierOptions {
   publicKeysPem?: readonly string[];
   /** Keys for one issuer; an issuer listed here never falls back to the shared keys. */
   issuerJwks?: Record<string, { keys: readonly object[] }>;
+  /** JWKS fetching tuning (only without static keys). */
+  jwksFetch?: JwksFetchOptions;
   /** Clock-skew allowance in seconds, 0..60 (default 10). */
   leeway?: number;
   /** PROTOCOL §5 policy document. Without one, every valid token is allowed. */
   policy?: object | string;
+  /** A `.json` policy, or a `.pkl` one evaluated by the `pkl` CLI. Re-read when it changes
+   * (checked at most once a second); a changed file that fails to load keeps the last good
+   * policy and counts in `policyReloadErrors`. */
   policyFile?: string;
-  /** `{type: 'memory', capacity}` (the default). */
-  replayCache?: { type: 'memory'; capacity?: number };
-  /** Subjects refused at step 13.5. */
-  revocation?: { subjects: readonly string[] };
+  /** The `pkl` binary for `.pkl` policies (default: `$OATHMESH_PKL`, then `pkl` on PATH). */
+  pklPath?: string;
+  /** Shorthand: a Redis replay cache (`onError: 'fallback'`) and Redis revocation, unless
+   * `replayCache` / `revocation` say otherwise; also their default `url`. */
+  redisUrl?: string;
+  /** `{type: 'memory', capacity}` (the default) or `{type: 'redis', ...}`. */
+  replayCache?: MemoryReplayCacheOptions | RedisReplayCacheOptions;
+  /** Subjects refused at step 13.5: a fixed list, or the Redis revocation list. */
+  revocation?: StaticRevocationOptions | RedisRevocationOptions;
   /** Refuse tokens without `rqh` (request binding). */
   requireBinding?: boolean;
   /** A callback for every verification's audit event, or built-in sinks. The callback runs
@@ -87,6 +150,12 @@ export interface VerifyRequest {
 
 const snakeCase = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
+/** Renames the keys of a nested option object (`{onError, timeoutMs}` -> `{on_error,
+ * timeout_ms}`). Only for objects whose keys are option names, never for user data such
+ * as JWKS documents, policies or issuer URLs. */
+const snakeKeys = (value: object): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(value).map(([k, v]) => [snakeCase(k), v]));
+
 /** Renames the camelCase options to the configuration document. Keys it does not know are
  * renamed the same way and passed on, so the core reports them by their documented name. */
 export function toConfigDocument(options: VerifierOptions): { doc: Record<string, unknown>; onAudit?: AuditCallback } {
@@ -100,7 +169,14 @@ export function toConfigDocument(options: VerifierOptions): { doc: Record<string
         doc[key] = typeof value === 'string' ? JSON.parse(value) : value;
         break;
       case 'revocation':
-        doc.revoked_subjects = (value as { subjects?: unknown }).subjects ?? value;
+        // The static form is the document's `revoked_subjects`; the Redis form is its
+        // `revocation` object. Which one is used is the core's decision, not checked here.
+        if ('subjects' in (value as object)) doc.revoked_subjects = (value as StaticRevocationOptions).subjects;
+        else doc.revocation = snakeKeys(value as object);
+        break;
+      case 'replayCache':
+      case 'jwksFetch':
+        doc[snakeCase(key)] = snakeKeys(value as object);
         break;
       case 'audit': {
         if (typeof value === 'function') {
@@ -108,7 +184,7 @@ export function toConfigDocument(options: VerifierOptions): { doc: Record<string
         } else {
           const { onEvent, ...sinks } = value as AuditOptions;
           onAudit = onEvent;
-          doc.audit = sinks;
+          doc.audit = snakeKeys(sinks);
         }
         break;
       }
@@ -179,6 +255,24 @@ export class Verifier {
 
   get requireBinding(): boolean {
     return this.#native.requireBinding;
+  }
+
+  /** Loads every trusted issuer's JWKS now (JWKS fetching), off the JS thread. Await it at
+   * startup: a `verify` that has no keys yet fetches them synchronously, holding the event
+   * loop for up to the 5 s fetch timeout. Later refreshes run in the background. Resolves to
+   * one result per issuer (`[]` for static keys); a failed fetch is reported, not thrown. */
+  prewarm(): Promise<IssuerKeys[]> {
+    return this.#native.prewarm();
+  }
+
+  /** Successful reloads of `policyFile` since construction. */
+  get policyReloads(): number {
+    return this.#native.policyReloads;
+  }
+
+  /** Changed policy files that failed to load (the last good policy stayed in force). */
+  get policyReloadErrors(): number {
+    return this.#native.policyReloadErrors;
   }
 
   /** Verifies a token. Throws `OathMeshError` on any failure. */
