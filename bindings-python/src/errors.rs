@@ -4,6 +4,7 @@
 //! exception); the table from the core's stable `ErrorKind` numbers to classes is kept
 //! there too, in one place. This module only hands over the core's fields.
 
+use oathmesh_core::client::ClientError;
 use oathmesh_core::{ConfigError, MintError, VerifyError};
 use pyo3::call::PyCallArgs;
 use pyo3::prelude::*;
@@ -16,6 +17,7 @@ static FROM_CORE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static CONFIG_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static MINT_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static INTERNAL_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static ISSUER_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Builds an exception by calling a factory from `oathmesh.errors`; if even that fails
 /// (the package is broken), the failure itself is raised, which still fails closed.
@@ -63,6 +65,21 @@ pub fn mint_error(py: Python<'_>, err: &MintError) -> PyErr {
         MintError::Signer(message) => message.clone(),
     };
     raise(py, &MINT_ERROR, "MintError", (err.code(), message))
+}
+
+/// The issuer refused a mint, or could not be reached (`issuer_unavailable`, 503).
+pub fn issuer_error(py: Python<'_>, err: &ClientError) -> PyErr {
+    raise(
+        py,
+        &ISSUER_ERROR,
+        "_issuer_error",
+        (
+            err.code.clone(),
+            err.status,
+            err.message.clone(),
+            err.fix.clone(),
+        ),
+    )
 }
 
 /// A bug in the core (a panic), reported as `oathmesh.errors.InternalError`.

@@ -2,11 +2,12 @@
 //!
 //! This crate only translates. Every check runs in `oathmesh-core`; Python values cross as
 //! the core's JSON documents (configuration, mint requests) or as small frozen classes
-//! (`Caller`, `Source`). The pure-Python package `oathmesh` wraps these types with keyword
+//! (`Caller`, `Source`); the issuer client's blocking HTTP call runs with the GIL released. The pure-Python package `oathmesh` wraps these types with keyword
 //! arguments, exception classes and framework adapters.
 
 mod audit;
 mod caller;
+mod client;
 mod errors;
 mod issuer;
 mod verifier;
@@ -43,6 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<verifier::NativeVerifier>()?;
     m.add_class::<issuer::NativeIssuer>()?;
+    m.add_class::<client::NativeClient>()?;
     m.add_class::<caller::Caller>()?;
     m.add_class::<caller::Source>()?;
     m.add_function(wrap_pyfunction!(canonical_request_hash, m)?)?;

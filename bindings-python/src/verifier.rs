@@ -3,10 +3,15 @@
 use crate::audit::python_sink;
 use crate::caller::Caller;
 use crate::errors;
-use oathmesh_core::{Caller as CoreCaller, RequestParts, Verifier, VerifyContext, VerifyError};
+use oathmesh_core::{
+    Caller as CoreCaller, ReloadOutcome, RequestParts, Verifier, VerifyContext, VerifyError,
+};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// One issuer's JWKS prewarm result: `(issuer, ok, keys, error)`.
+type PrewarmRow = (String, bool, usize, Option<String>);
 
 /// The core verifier. `oathmesh.Verifier` wraps it with keyword arguments.
 #[pyclass(frozen, module = "oathmesh._native")]
@@ -78,6 +83,48 @@ impl NativeVerifier {
     #[getter]
     fn leeway(&self) -> i64 {
         self.inner.leeway_secs()
+    }
+
+    /// Fetches every trusted issuer's JWKS now (with the GIL released):
+    /// `[(issuer, ok, keys, error)]`, empty for static keys.
+    fn prewarm(&self, py: Python<'_>) -> PyResult<Vec<PrewarmRow>> {
+        let inner = &self.inner;
+        let results = py
+            .detach(|| catch_unwind(AssertUnwindSafe(|| inner.prewarm())))
+            .map_err(|payload| errors::panicked(py, payload))?;
+        Ok(results
+            .into_iter()
+            .map(|r| (r.issuer, r.ok, r.keys, r.error))
+            .collect())
+    }
+
+    /// Looks at the policy file now: `None` without a policy file, else `(state, reason)`
+    /// with state `"unchanged"`, `"reloaded"` or `"failed"` (the last good policy stays).
+    fn reload_policy_now(
+        &self,
+        py: Python<'_>,
+    ) -> PyResult<Option<(&'static str, Option<String>)>> {
+        let inner = &self.inner;
+        let outcome = py
+            .detach(|| catch_unwind(AssertUnwindSafe(|| inner.reload_policy_now())))
+            .map_err(|payload| errors::panicked(py, payload))?;
+        Ok(outcome.map(|o| match o {
+            ReloadOutcome::Unchanged => ("unchanged", None),
+            ReloadOutcome::Reloaded => ("reloaded", None),
+            ReloadOutcome::Failed(reason) => ("failed", Some(reason)),
+        }))
+    }
+
+    /// Successful policy file reloads.
+    #[getter]
+    fn policy_reloads(&self) -> u64 {
+        self.inner.policy_reloads()
+    }
+
+    /// Changed policy files that failed to load (the last good policy stayed).
+    #[getter]
+    fn policy_reload_errors(&self) -> u64 {
+        self.inner.policy_reload_errors()
     }
 
     /// Verifies a token; raises an `oathmesh.errors.OathMeshError` subclass on failure.

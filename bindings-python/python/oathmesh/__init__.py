@@ -1,14 +1,15 @@
 """OathMesh: short-lived, Ed25519-signed Oath Tokens for service-to-service calls.
 
 Every check runs in the Rust core (``oathmesh._native``); this package gives it Pythonic
-constructors, exception classes and framework adapters (``oathmesh.fastapi``,
-``oathmesh.flask``, ``oathmesh.django``).
+constructors, exception classes, framework adapters (``oathmesh.fastapi``,
+``oathmesh.flask``, ``oathmesh.django``) and the issuer client (``Client``, ``AsyncClient``).
 """
 
+from ._client import AsyncClient, Client, ClientToken
 from ._issuer import GeneratedKey, Issuer, MintedToken, canonical_request_hash, generate_key
 from ._native import Caller, Source
 from ._native import __version__ as __version__
-from ._verifier import AuditEvent, Verifier
+from ._verifier import AuditEvent, PrewarmResult, Verifier
 from .errors import (
     AlgorithmNotAllowed,
     AudienceMismatch,
@@ -18,6 +19,8 @@ from .errors import (
     ClaimMissing,
     ConfigError,
     InternalError,
+    IssuerError,
+    IssuerUnavailable,
     IssuerUntrusted,
     JwksUnavailable,
     KeyNotFound,
@@ -36,11 +39,15 @@ from .errors import (
 )
 
 __all__ = [
+    "AsyncClient",
     "AuditEvent",
     "Caller",
+    "Client",
+    "ClientToken",
     "GeneratedKey",
     "Issuer",
     "MintedToken",
+    "PrewarmResult",
     "Source",
     "Verifier",
     "canonical_request_hash",
@@ -53,6 +60,8 @@ __all__ = [
     "ClaimMissing",
     "ConfigError",
     "InternalError",
+    "IssuerError",
+    "IssuerUnavailable",
     "IssuerUntrusted",
     "JwksUnavailable",
     "KeyNotFound",

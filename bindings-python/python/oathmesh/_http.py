@@ -60,13 +60,13 @@ def wsgi_path_and_query(environ: Mapping[str, Any]) -> str:
     from the decoded ``PATH_INFO`` by re-quoting, which is exact for ordinary paths."""
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
-        return _origin_form(raw)
+        return origin_form(raw)
     path = _quote_path(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
     query = environ.get("QUERY_STRING", "")
     return f"{path}?{query}" if query else path
 
 
-def _origin_form(target: str) -> str:
+def origin_form(target: str) -> str:
     # A proxy may send the absolute form (`http://host/path?q`); binding covers path + query.
     for scheme in ("http://", "https://"):
         if target[: len(scheme)].lower() == scheme:

@@ -60,6 +60,37 @@ def canonical_request_hash(method: str, path_and_query: str, body: bytes | str =
     return _native.canonical_request_hash(method, path_and_query, bytes(body))
 
 
+def mint_request(
+    *,
+    sub: str,
+    aud: str,
+    act: str,
+    ttl_hint: int | None = None,
+    scope: Iterable[str] | None = None,
+    reason: str | None = None,
+    env: str | None = None,
+    tenant: str | None = None,
+    rqh: str | None = None,
+    src: Mapping[str, str] | None = None,
+    delegated_by: str | None = None,
+) -> dict[str, Any]:
+    """The mint-request document (docs/configuration.md); the core checks every value."""
+    request: dict[str, Any] = {"sub": sub, "aud": aud, "act": act}
+    optional: dict[str, Any] = {
+        "ttl_hint": ttl_hint,
+        # A lone string goes through untouched so the core reports the wrong type.
+        "scope": None if scope is None else (scope if isinstance(scope, str) else list(scope)),
+        "reason": reason,
+        "env": env,
+        "tenant": tenant,
+        "rqh": rqh,
+        "src": None if src is None else dict(src),
+        "delegated_by": delegated_by,
+    }
+    request.update((k, v) for k, v in optional.items() if v is not None)
+    return request
+
+
 class Issuer:
     """Signs Oath Tokens for one issuer URL with an Ed25519 key."""
 
@@ -129,18 +160,10 @@ class Issuer:
         """Mints a token; the core checks every claim and raises :class:`oathmesh.MintError`
         if one is outside the protocol's rules. ``iat``, ``exp`` and ``jti`` are never chosen
         by the caller."""
-        request: dict[str, Any] = {"sub": sub, "aud": aud, "act": act}
-        optional: dict[str, Any] = {
-            "ttl_hint": ttl_hint,
-            "scope": None if scope is None else (scope if isinstance(scope, str) else list(scope)),
-            "reason": reason,
-            "env": env,
-            "tenant": tenant,
-            "rqh": rqh,
-            "src": None if src is None else dict(src),
-            "delegated_by": delegated_by,
-        }
-        request.update((k, v) for k, v in optional.items() if v is not None)
+        request = mint_request(
+            sub=sub, aud=aud, act=act, ttl_hint=ttl_hint, scope=scope, reason=reason, env=env,
+            tenant=tenant, rqh=rqh, src=src, delegated_by=delegated_by,
+        )
         token, expires_in, token_type, token_id, expires_at = self._native.mint(json.dumps(request))
         return MintedToken(
             token, expires_in, token_type, token_id, datetime.fromtimestamp(expires_at, tz=timezone.utc)

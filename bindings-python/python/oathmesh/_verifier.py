@@ -6,7 +6,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 from ._native import Caller, NativeVerifier
 from .errors import ConfigError
@@ -15,7 +15,16 @@ AuditEvent = dict[str, Any]
 AuditTarget = Union[Callable[[AuditEvent], object], logging.Logger, logging.LoggerAdapter]  # type: ignore[type-arg]
 PathLike = Union[str, "os.PathLike[str]"]
 
-__all__ = ["Verifier", "AuditEvent"]
+__all__ = ["Verifier", "AuditEvent", "PrewarmResult"]
+
+
+class PrewarmResult(NamedTuple):
+    """One trusted issuer's JWKS fetch, from :meth:`Verifier.prewarm`."""
+
+    issuer: str
+    ok: bool
+    keys: int
+    error: str | None
 
 
 def _audit_callback(audit: AuditTarget | None) -> Callable[[AuditEvent], object] | None:
@@ -64,16 +73,30 @@ class Verifier:
     Args:
         audience: this service's audience; a token's ``aud`` must equal it.
         trusted_issuers: issuer URLs accepted in ``iss``.
-        jwks / jwks_file / public_keys_pem / issuer_jwks: the issuers' public keys.
+        jwks / jwks_file / public_keys_pem / issuer_jwks: the issuers' public keys. Give
+            none of them to fetch each trusted issuer's ``{iss}/.well-known/jwks.json``.
+        jwks_fetch: fetch tuning, ``{"freshness_secs": 60, "allow_insecure_http": False}``.
         leeway: clock-skew allowance in seconds (0..60).
-        policy / policy_file: a PROTOCOL §5 policy (dict or JSON text) or its file.
-        replay_cache: ``{"type": "memory", "capacity": N}``; default: in memory.
-        revocation: revoked subjects (refused at step 13.5).
+        policy / policy_file: a PROTOCOL §5 policy (dict or JSON text) or its file (JSON, or
+            ``.pkl`` evaluated by the ``pkl`` CLI); a file is reloaded when it changes.
+        pkl_path: the ``pkl`` binary (default: ``$OATHMESH_PKL``, then ``pkl`` on ``PATH``).
+        redis_url: Redis for the replay cache and the revocation list, shared by every
+            receiver (``redis://host:port/db``).
+        replay_cache: ``{"type": "memory", "capacity": N}`` or ``{"type": "redis", "url",
+            "on_error", "timeout_ms", "capacity"}``; default: in memory (or Redis with
+            ``redis_url``).
+        revocation: ``{"type": "redis", "url", "timeout_ms"}``, or (as before) a list of
+            revoked subjects, the same as ``revoked_subjects``.
+        revoked_subjects: subjects refused at step 13.5.
         require_binding: refuse tokens that are not bound to the request (``rqh``).
         audit: a callable receiving one dict per verification, or a ``logging.Logger``.
             It runs on the verifying thread: keep it quick. Its exceptions are reported to
             ``sys.unraisablehook`` and never change the result.
         audit_file: append NDJSON audit events to this file.
+        audit_stdout: also write NDJSON audit events to standard output.
+        audit_hmac_key / audit_hmac_key_file: chain the ``audit_file`` / ``audit_stdout``
+            lines with HMAC-SHA256 (``seq``, ``prev_hash``, ``hmac``); check them with
+            ``oathmesh audit verify``. The ``audit`` callable gets the plain event.
     """
 
     __slots__ = ("_native",)
@@ -87,14 +110,21 @@ class Verifier:
         jwks_file: PathLike | None = None,
         public_keys_pem: Iterable[str] | None = None,
         issuer_jwks: Mapping[str, Any] | None = None,
+        jwks_fetch: Mapping[str, Any] | None = None,
         leeway: int = 10,
         policy: Mapping[str, Any] | str | None = None,
         policy_file: PathLike | None = None,
+        pkl_path: PathLike | None = None,
+        redis_url: str | None = None,
         replay_cache: Mapping[str, Any] | None = None,
-        revocation: Iterable[str] | None = None,
+        revocation: Mapping[str, Any] | Iterable[str] | None = None,
+        revoked_subjects: Iterable[str] | None = None,
         require_binding: bool = False,
         audit: AuditTarget | None = None,
         audit_file: PathLike | None = None,
+        audit_stdout: bool | None = None,
+        audit_hmac_key: str | None = None,
+        audit_hmac_key_file: PathLike | None = None,
     ) -> None:
         config: dict[str, Any] = {
             "audience": audience,
@@ -110,16 +140,38 @@ class Verifier:
             config["public_keys_pem"] = _list(public_keys_pem)
         if issuer_jwks is not None:
             config["issuer_jwks"] = dict(issuer_jwks)
+        if jwks_fetch is not None:
+            config["jwks_fetch"] = dict(jwks_fetch)
         if policy is not None:
             config["policy"] = _json_document(policy, "policy")
         if policy_file is not None:
             config["policy_file"] = os.fspath(policy_file)
+        if pkl_path is not None:
+            config["pkl_path"] = os.fspath(pkl_path)
+        if redis_url is not None:
+            config["redis_url"] = redis_url
         if replay_cache is not None:
             config["replay_cache"] = dict(replay_cache)
-        if revocation is not None:
+        if isinstance(revocation, Mapping):
+            config["revocation"] = dict(revocation)
+        elif revocation is not None:
             config["revoked_subjects"] = _list(revocation)
+        if revoked_subjects is not None:
+            # Both spellings at once is a duplicate: the core names it, as for any key.
+            if "revoked_subjects" in config:
+                raise ConfigError("revoked_subjects: given twice (as `revocation` and `revoked_subjects`)")
+            config["revoked_subjects"] = _list(revoked_subjects)
+        audit_doc: dict[str, Any] = {}
         if audit_file is not None:
-            config["audit"] = {"file": os.fspath(audit_file)}
+            audit_doc["file"] = os.fspath(audit_file)
+        if audit_stdout is not None:
+            audit_doc["stdout"] = audit_stdout
+        if audit_hmac_key is not None:
+            audit_doc["hmac_key"] = audit_hmac_key
+        if audit_hmac_key_file is not None:
+            audit_doc["hmac_key_file"] = os.fspath(audit_hmac_key_file)
+        if audit_doc:
+            config["audit"] = audit_doc
         self._native = _build(config, audit)
 
     @classmethod
@@ -137,6 +189,35 @@ class Verifier:
     @property
     def leeway(self) -> int:
         return self._native.leeway
+
+    def prewarm(self) -> list[PrewarmResult]:
+        """Fetches every trusted issuer's JWKS now (at startup, so the first request does
+        not wait) and reports each result; empty with static keys. Never raises for a
+        failed fetch: check ``ok``."""
+        return [PrewarmResult(*r) for r in self._native.prewarm()]
+
+    def reload_policy_now(self) -> bool | None:
+        """Looks at ``policy_file`` now instead of at the next once-a-second check.
+        ``True``: reloaded; ``False``: unchanged; ``None``: no policy file. A changed file
+        that fails to load raises :class:`oathmesh.ConfigError`; the last good policy
+        stays in force."""
+        outcome = self._native.reload_policy_now()
+        if outcome is None:
+            return None
+        state, reason = outcome
+        if state == "failed":
+            raise ConfigError(f"policy_file: {reason}")
+        return state == "reloaded"
+
+    @property
+    def policy_reloads(self) -> int:
+        """Successful reloads of ``policy_file``."""
+        return self._native.policy_reloads
+
+    @property
+    def policy_reload_errors(self) -> int:
+        """Changed policy files that failed to load (the last good policy stayed)."""
+        return self._native.policy_reload_errors
 
     def verify(
         self,

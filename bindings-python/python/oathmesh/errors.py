@@ -39,6 +39,8 @@ __all__ = [
     "ReplayCacheUnavailable",
     "ConfigError",
     "MintError",
+    "IssuerError",
+    "IssuerUnavailable",
     "InternalError",
 ]
 
@@ -238,6 +240,52 @@ class MintError(ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.code, self.message))
+
+
+class IssuerError(Exception):
+    """The issuer did not mint a token (:class:`oathmesh.Client`).
+
+    Not an :class:`OathMeshError` (that is a refused *incoming* token) and not a
+    ``ValueError``: the caller's outgoing call cannot proceed.
+
+    Attributes:
+        code: the issuer's error code (``mint_denied``, ``invalid_client``,
+            ``rate_limited``, ...), or ``issuer_unavailable``.
+        status: the issuer's HTTP status; 503 when it could not be reached.
+        message: what went wrong; never contains a secret or a token.
+        fix: one actionable sentence.
+    """
+
+    code: str
+    status: int
+    message: str
+    fix: str
+
+    def __init__(self, code: str, status: int, message: str, fix: str) -> None:
+        super().__init__(f"{code} ({status}): {message}")
+        self.code = code
+        self.status = status
+        self.message = message
+        self.fix = fix
+
+    @property
+    def http_status(self) -> int:
+        """Same as ``status``, named like :attr:`OathMeshError.http_status`."""
+        return self.status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.code, self.status, self.message, self.fix))
+
+
+class IssuerUnavailable(IssuerError):
+    """The issuer could not be reached or gave no usable answer (``issuer_unavailable``):
+    retry later."""
+
+
+def _issuer_error(code: str, status: int, message: str, fix: str) -> IssuerError:
+    """Called by the native module when a mint through the client fails."""
+    cls = IssuerUnavailable if code == "issuer_unavailable" else IssuerError
+    return cls(code, status, message, fix)
 
 
 class InternalError(RuntimeError):
