@@ -11,8 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncio
+import json
+import os
+import subprocess
+
 import django_setup  # noqa: F401
 import pytest
+from services import IssuerProcess, issuer_server, oathmesh_bin, pkl_path, redis_url, sha256_hex
 
 import oathmesh
 
@@ -103,3 +109,63 @@ def test_django(readme_issuer: oathmesh.Issuer) -> None:
             assert client.get("/healthz").json() == {"ok": True}
     finally:
         del sys.modules[urls.__name__]
+
+
+CLIENT_SECRET = "readme-client-secret-0123456789"
+
+
+@pytest.fixture(scope="module")
+def readme_issuer_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IssuerProcess]:
+    clients = (
+        f'[[clients]]\nid = "checkout"\nsecret_sha256 = "{sha256_hex(CLIENT_SECRET)}"\n'
+        f'allowed_sub = ["svc://checkout"]\nallowed_aud = ["{AUDIENCE}"]\nallowed_act = ["charge"]\n'
+    )
+    with issuer_server(tmp_path_factory.mktemp("readme-issuer"), clients, CLIENT_SECRET) as process:
+        yield process
+
+
+@pytest.fixture
+def client_env(readme_issuer_process: IssuerProcess, monkeypatch: pytest.MonkeyPatch) -> oathmesh.Verifier:
+    monkeypatch.setenv("OATHMESH_ISSUER_URL", readme_issuer_process.url)
+    monkeypatch.setenv("OATHMESH_CLIENT_SECRET", CLIENT_SECRET)
+    # The receiving side: keys fetched from the running issuer.
+    return oathmesh.Verifier(audience=AUDIENCE, trusted_issuers=[readme_issuer_process.url])
+
+
+def test_client(client_env: oathmesh.Verifier, capsys: pytest.CaptureFixture[str]) -> None:
+    ns = run("client")
+    assert capsys.readouterr().out.startswith("mint_denied 403 ")
+    assert client_env.verify_authorization(ns["headers"]["Authorization"]).subject == "svc://checkout"
+    caller = client_env.verify(ns["bound"].token, method="POST", path="/charge?order=7", body=ns["body"])
+    assert caller.action == "charge"
+
+
+def test_async_client(client_env: oathmesh.Verifier) -> None:
+    ns = run("async-client")
+    headers = asyncio.run(ns["billing_headers"](b'{"amount": 5}'))
+    caller = client_env.verify_authorization(
+        headers["Authorization"], method="POST", path="/charge", body=b'{"amount": 5}'
+    )
+    assert caller.subject == "svc://checkout"
+
+
+def test_shared_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OATHMESH_REDIS_URL", redis_url())
+    monkeypatch.setenv("OATHMESH_PKL", pkl_path())
+    (tmp_path / "policy.pkl").write_text(
+        'version = 1\nrules = new Listing {\n  new { name = "checkout"; allow = true; '
+        'match = new Mapping { ["sub"] = "svc://checkout" } }\n}\n'
+    )
+    (tmp_path / "audit.key").write_text(os.urandom(16).hex())
+    verifier = run("shared-state")["verifier"]
+    assert verifier.audience == AUDIENCE and verifier.reload_policy_now() is False
+    # issuer.internal does not exist here: prewarm's failed fetch is an ops event in the
+    # chained audit file, which the CLI verifies with the key.
+    [event] = [json.loads(line) for line in (tmp_path / "audit.ndjson").read_text().splitlines()]
+    assert (event["event"], event["state"], event["seq"]) == ("oathmesh.jwks", "fetch_failed", 1)
+    checked = subprocess.run(
+        [oathmesh_bin(), "audit", "verify", "--key-file", "audit.key", "audit.ndjson"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert checked.returncode == 0 and "OK: 1 events" in checked.stdout, checked.stdout + checked.stderr
