@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success (token allowed), 1 token denied, 2 usage or configuration error.
 
+mod client_cmd;
 mod inspect;
 mod keyfiles;
 mod servers;
@@ -50,6 +51,8 @@ enum Command {
     /// Audit logs.
     #[command(subcommand)]
     Audit(shared::AuditCommand),
+    /// Get a token from a running issuer with this client's credential.
+    Token(client_cmd::TokenArgs),
     /// Run the issuer server (PROTOCOL §9).
     Serve(servers::ServeArgs),
     /// Manage an issuer's signing keys.
@@ -188,6 +191,7 @@ fn main() -> ExitCode {
         Command::Revocations(args) => shared::revocations(args),
         Command::Policy(command) => shared::policy(command),
         Command::Audit(command) => shared::audit(command),
+        Command::Token(args) => client_cmd::run(args).map_err(UsageError),
         Command::Serve(args) => servers::serve(args).map_err(UsageError),
         Command::Keys(command) => servers::keys(command).map_err(UsageError),
     };

@@ -108,6 +108,45 @@ fn serve_mints_tokens_that_verify() {
     .unwrap();
     std::fs::write(dir.path().join("jwks.json"), jwks).unwrap();
     client_sdk_mints_one_token_per_call(port, secret, dir.path());
+    let token_cmd = |sub: &str| {
+        Command::new(bin)
+            .env("DEMO_SECRET", secret)
+            .args([
+                "token",
+                "--issuer",
+                "https://issuer.test",
+                "--token-url",
+                &format!("http://127.0.0.1:{port}"),
+                "--client-id",
+                "app",
+                "--client-secret-env",
+                "DEMO_SECRET",
+                "--sub",
+                sub,
+                "--aud",
+                "https://api.test",
+                "--act",
+                "read",
+            ])
+            .output()
+            .unwrap()
+    };
+    let ok = token_cmd("svc://app");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout)
+            .trim()
+            .split('.')
+            .count(),
+        3
+    );
+    let denied = token_cmd("svc://other");
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("mint_denied"));
     let verify = Command::new(bin)
         .args([
             "verify",
