@@ -2,6 +2,7 @@
 
 use crate::clients::{AuthError, ClientRegistry};
 use crate::config::IssuerConfig;
+use crate::exchange::{Exchanger, ProviderKind};
 use crate::keyring::{self, Keyring};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
@@ -24,11 +25,13 @@ pub struct AppState {
     pub config: IssuerConfig,
     keyring: RwLock<Arc<Keyring>>,
     clients: ClientRegistry,
-    limiter: RateLimiter,
+    pub(crate) limiter: RateLimiter,
     pub metrics: Metrics,
-    revocations: Arc<dyn RevocationStore>,
+    pub(crate) revocations: Arc<dyn RevocationStore>,
     admin_hash: Option<[u8; 32]>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// The CI OIDC exchange (PROTOCOL §10).
+    pub exchanger: Exchanger,
 }
 
 impl AppState {
@@ -39,6 +42,7 @@ impl AppState {
     ) -> Result<AppState, String> {
         let keyring = Keyring::load(&config.key_dir, &config.issuer)?;
         let clients = ClientRegistry::new(&config.clients, &config.issuer)?;
+        let exchanger = Exchanger::new(&config.exchange, &config.issuer, clock.clone())?;
         let admin_hash = config.admin_token_sha256.as_deref().map(|h| {
             let mut out = [0u8; 32];
             for (i, byte) in out.iter_mut().enumerate() {
@@ -55,7 +59,13 @@ impl AppState {
             revocations,
             admin_hash,
             clock,
+            exchanger,
         })
+    }
+
+    /// The issuer that signs right now.
+    pub(crate) fn active_issuer(&self) -> Arc<oathmesh_core::Issuer> {
+        self.keyring().active.clone()
     }
 
     fn keyring(&self) -> Arc<Keyring> {
@@ -82,14 +92,19 @@ impl AppState {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    pub(crate) code: &'static str,
     message: String,
     fix: &'static str,
     retry_after: Option<u64>,
 }
 
 impl ApiError {
-    fn new(
+    pub(crate) fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    pub(crate) fn new(
         status: StatusCode,
         code: &'static str,
         message: impl Into<String>,
@@ -127,6 +142,7 @@ impl IntoResponse for ApiError {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/token", post(mint))
+        .route("/v1/exchange/{provider}", post(crate::exchange::exchange))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/oathmesh-issuer", get(discovery))
         .route("/v1/revoked-subjects", get(revoked_subjects))
@@ -155,7 +171,7 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
-async fn read_json_body(
+pub(crate) async fn read_json_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
@@ -325,7 +341,27 @@ async fn discovery(State(state): State<Arc<AppState>>) -> Json<serde_json::Value
         "default_ttl_seconds": oathmesh_core::issuer::DEFAULT_TTL_SECS,
         "binding_modes": ["rqh-sha256"],
         "client_auth_methods": ["client_secret_basic", "ed25519_client_assertion"],
+        "exchange": exchange_discovery(&state, issuer),
     }))
+}
+
+/// Per configured provider: where to exchange, and the `aud` the ID token must carry (what
+/// `oathmesh exchange` requests from GitHub).
+fn exchange_discovery(state: &AppState, issuer: &str) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for kind in [ProviderKind::Github, ProviderKind::Gitlab] {
+        if let Some(p) = state.exchanger.provider(kind) {
+            out.insert(
+                kind.name().into(),
+                json!({
+                    "endpoint": format!("{issuer}/v1/exchange/{}", kind.name()),
+                    "id_token_audience": p.audience,
+                    "id_token_issuer": p.issuer,
+                }),
+            );
+        }
+    }
+    serde_json::Value::Object(out)
 }
 
 async fn revoked_subjects(

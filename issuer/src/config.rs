@@ -31,6 +31,9 @@ pub struct IssuerConfig {
     pub key_poll_secs: u64,
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
+    /// The CI OIDC exchange: `[exchange.github]`, `[exchange.gitlab]` (PROTOCOL §10).
+    #[serde(default)]
+    pub exchange: crate::exchange::ExchangeConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -143,6 +146,14 @@ impl IssuerConfig {
             return Err(ConfigError(
                 "admin_token_sha256: must be 64 hex digits".into(),
             ));
+        }
+        for kind in [
+            crate::exchange::ProviderKind::Github,
+            crate::exchange::ProviderKind::Gitlab,
+        ] {
+            if let Some(provider) = self.exchange.provider(kind) {
+                provider.validate(kind).map_err(ConfigError)?;
+            }
         }
         let mut ids = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod clients;
 pub mod config;
+pub mod exchange;
 pub mod keyring;
 pub mod metrics;
 pub mod ratelimit;
@@ -25,7 +26,11 @@ use std::time::Duration;
 /// system clock.
 pub fn state_from_config(config: IssuerConfig) -> Result<Arc<AppState>, String> {
     let revocations = revocations::from_config(config.redis_url.as_deref())?;
-    Ok(Arc::new(AppState::new(config, revocations, Arc::new(SystemClock))?))
+    Ok(Arc::new(AppState::new(
+        config,
+        revocations,
+        Arc::new(SystemClock),
+    )?))
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.

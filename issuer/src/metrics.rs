@@ -19,6 +19,7 @@ pub struct Metrics {
     latency_count: AtomicU64,
     latency_sum_nanos: AtomicU64,
     revocations: AtomicU64,
+    exchanges: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 impl Metrics {
@@ -33,6 +34,16 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(reason)
+            .or_default() += 1;
+    }
+
+    /// One CI OIDC exchange, by provider and outcome (`ok` or the refusal code).
+    pub fn exchanged(&self, provider: &'static str, outcome: &'static str) {
+        *self
+            .exchanges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((provider, outcome))
             .or_default() += 1;
     }
 
@@ -75,6 +86,22 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "oathmesh_issuer_denials_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP oathmesh_issuer_exchanges_total CI OIDC exchanges, by provider and outcome (ok or the refusal code)."
+        );
+        let _ = writeln!(out, "# TYPE oathmesh_issuer_exchanges_total counter");
+        for ((provider, outcome), n) in self
+            .exchanges
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "oathmesh_issuer_exchanges_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {n}"
             );
         }
         let _ = writeln!(

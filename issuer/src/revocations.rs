@@ -51,9 +51,14 @@ pub fn from_config(redis_url: Option<&str>) -> Result<std::sync::Arc<dyn Revocat
     match redis_url {
         None => Ok(std::sync::Arc::new(MemoryRevocationList::new())),
         Some(url) => {
-            let pool = oathmesh_core::redis_store::RedisPool::new(url, std::time::Duration::from_millis(500))
-                .map_err(|e| e.to_string())?;
-            Ok(std::sync::Arc::new(oathmesh_core::redis_store::RedisRevocationList::new(pool)))
+            let pool = oathmesh_core::redis_store::RedisPool::new(
+                url,
+                std::time::Duration::from_millis(500),
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(std::sync::Arc::new(
+                oathmesh_core::redis_store::RedisRevocationList::new(pool),
+            ))
         }
     }
 }
