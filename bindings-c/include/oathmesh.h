@@ -5,16 +5,17 @@
  *  - Inputs are `const` pointers plus lengths (UTF-8, not NUL-terminated), borrowed only for
  *    the duration of the call; the library keeps no pointer into them.
  *  - Outputs come last and are written only when the call returns OATHMESH_OK.
- *  - Handles (oathmesh_verifier, oathmesh_issuer) are made by *_new and released exactly once
- *    by *_free; passing NULL to a *_free function is a no-op.
+ *  - Handles (oathmesh_verifier, oathmesh_issuer, oathmesh_client) are made by *_new and
+ *    released exactly once by *_free; passing NULL to a *_free function is a no-op.
  *  - Results are owned UTF-8 JSON in an oathmesh_bytes, released with oathmesh_bytes_free.
  *  - On failure, when the `err_out` argument is not NULL, *err_out receives an oathmesh_error
  *    the caller releases with oathmesh_error_free. Nothing is kept in thread-local state, so
  *    errors are safe to read from any thread (and from Go goroutines).
  *  - A Rust panic never crosses the boundary: it becomes OATHMESH_PANIC.
  *
- * Thread safety: a verifier and an issuer are Send + Sync: one handle may be used by any
- * number of threads at once. Only *_free needs exclusive access.
+ * Thread safety: a verifier, an issuer and a client are Send + Sync: one handle may be used
+ * by any number of threads at once. Only *_free needs exclusive access. A client's mint
+ * blocks the calling thread for one HTTP round trip to the issuer.
  */
 
 #ifndef OATHMESH_H
@@ -34,6 +35,7 @@
 // * `100..=199`: the caller broke the calling convention (NULL pointer, non-UTF-8 text).
 // * `200..=299`: a configuration document (verifier or issuer) was refused.
 // * `300..=399`: a mint request was refused or could not be signed.
+// * `400..=499`: the issuer client could not get a token from the issuer.
 // * `900..=999`: a bug inside the library (a Rust panic caught at the boundary).
 enum oathmesh_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -74,6 +76,12 @@ enum oathmesh_status
   OATHMESH_MINT_CLAIM_INVALID = 300,
   // The signer failed while minting (code `signer_failed`).
   OATHMESH_MINT_SIGNER_FAILED = 301,
+  // The issuer answered a client's mint with an error. `code` is the issuer's code
+  // (`mint_denied`, `invalid_client`, `rate_limited`, ...), `http_status` its HTTP status.
+  OATHMESH_ISSUER_REJECTED = 400,
+  // The issuer could not be reached or did not answer with a token (code
+  // `issuer_unavailable`, `http_status` 503). Retrying later may succeed.
+  OATHMESH_ISSUER_UNAVAILABLE = 401,
   // A Rust panic was caught at the boundary (code `internal_panic`). A bug: please report it.
   OATHMESH_PANIC = 900,
 };
@@ -84,6 +92,11 @@ typedef enum oathmesh_status oathmesh_status;
 typedef uint32_t oathmesh_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+// A client of one issuer. `Send + Sync`: any number of threads may mint through the same
+// client at once (each call is one blocking HTTP request); `oathmesh_client_free` runs once,
+// after every other call has returned.
+typedef struct oathmesh_client oathmesh_client;
 
 // Signs Oath Tokens with one Ed25519 key. `Send + Sync`: any number of threads may mint
 // with the same issuer at once; `oathmesh_issuer_free` runs once, after every other call.
@@ -106,8 +119,9 @@ typedef struct oathmesh_verifier oathmesh_verifier;
 typedef struct oathmesh_error {
   // The same value the call returned.
   oathmesh_status status;
-  // The HTTP status a receiver answers with (401, 403, 503) for verification failures;
-  // 0 for every other failure.
+  // The HTTP status a receiver answers with (401, 403, 503) for verification failures; the
+  // issuer's HTTP status for `OATHMESH_ISSUER_*` (503 when unreachable); 0 for every other
+  // failure.
   uint16_t http_status;
   // The stable code users branch on: `token_expired`, `claim_missing:sub`,
   // `config_invalid`, ... Never NULL.
@@ -123,6 +137,21 @@ typedef struct oathmesh_error {
   // id, or `default-deny`). NULL otherwise.
   const char *policy_rule;
 } oathmesh_error;
+
+// The request a token may be bound to (PROTOCOL §4), as received. Borrowed for the duration
+// of the call only; the library keeps no pointer into it.
+typedef struct oathmesh_request {
+  // The HTTP method (`POST`). UTF-8, not NULL.
+  const uint8_t *method;
+  size_t method_len;
+  // The request target's path and query exactly as sent (`/pay?x=1`), percent-encoding
+  // untouched. UTF-8, not NULL.
+  const uint8_t *path_and_query;
+  size_t path_and_query_len;
+  // The raw body bytes. May be NULL only when `body_len` is 0 (no body).
+  const uint8_t *body;
+  size_t body_len;
+} oathmesh_request;
 
 // Bytes owned by the library and handed to the caller: UTF-8 JSON for every result in this
 // API. Not NUL-terminated. Released with `oathmesh_bytes_free` exactly once.
@@ -141,24 +170,60 @@ typedef struct oathmesh_bytes {
 // (hand the event to a queue for slow work). It cannot change the verification's result.
 typedef void (*oathmesh_audit_callback)(void *user_data, const uint8_t *event, size_t event_len);
 
-// The request a token may be bound to (PROTOCOL §4), as received. Borrowed for the duration
-// of the call only; the library keeps no pointer into it.
-typedef struct oathmesh_request {
-  // The HTTP method (`POST`). UTF-8, not NULL.
-  const uint8_t *method;
-  size_t method_len;
-  // The request target's path and query exactly as sent (`/pay?x=1`), percent-encoding
-  // untouched. UTF-8, not NULL.
-  const uint8_t *path_and_query;
-  size_t path_and_query_len;
-  // The raw body bytes. May be NULL only when `body_len` is 0 (no body).
-  const uint8_t *body;
-  size_t body_len;
-} oathmesh_request;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Builds a client from `{"issuer_url", "client_id", "client_secret" | "client_key_pem",
+// "timeout_ms"?, "token_url"?}` (UTF-8 JSON, `config_len` bytes; the core's
+// `IssuerClient::from_json`). `timeout_ms` (default 5000) bounds each mint; `token_url`
+// reaches the issuer somewhere other than `issuer_url` (`{token_url}/v1/token`). No
+// connection is made until the first mint.
+//
+// On success writes a new client to `*client_out`, owned by the caller and released with
+// `oathmesh_client_free` exactly once; on failure (`OATHMESH_CONFIG_INVALID`, ...)
+// `*client_out` is not written and, when `err_out` is not NULL, `*err_out` receives an error
+// released with `oathmesh_error_free`.
+//
+// # Safety
+// `config` is valid for reads of `config_len` bytes; `client_out` is writable.
+oathmesh_status oathmesh_client_new(const uint8_t *config,
+                                    size_t config_len,
+                                    struct oathmesh_client **client_out,
+                                    struct oathmesh_error **err_out);
+
+// Releases a client. NULL is a no-op.
+//
+// # Safety
+// `client` is NULL or came from `oathmesh_client_new`, is freed only once, and no other call
+// on it is running or will run.
+void oathmesh_client_free(struct oathmesh_client *client);
+
+// Asks the issuer for one new token. Blocks for one HTTP round trip (at most the client's
+// `timeout_ms`). Tokens are single-use: call this once per outgoing request.
+//
+// * `request`: the mint request JSON `{"sub", "aud", "act", ...}` (the same document as for
+//   `oathmesh_issuer_mint`; unknown keys refused).
+// * `bind_to`: NULL for an unbound token, or the exact request about to be sent (method,
+//   path and query as sent, body): the token then carries its `rqh` and is accepted only
+//   for that request. Any `rqh` in `request` is replaced.
+//
+// On `OATHMESH_OK`, `*minted_out` receives `{"token", "expires_in", "token_type"}` as owned
+// UTF-8 JSON, released with `oathmesh_bytes_free`. On failure it is not written and, when
+// `err_out` is not NULL, `*err_out` receives the error: `OATHMESH_ISSUER_REJECTED` with the
+// issuer's `code` and HTTP status (`mint_denied` 403, `invalid_client` 401, ...),
+// `OATHMESH_ISSUER_UNAVAILABLE` (`issuer_unavailable`, 503) when it could not be reached,
+// `OATHMESH_MINT_CLAIM_INVALID` for a request that is not valid JSON.
+//
+// # Safety
+// `client` is a live client; `request` is valid for reads of `request_len` bytes; `bind_to`
+// is NULL or valid as for `oathmesh_verifier_verify`; `minted_out` is writable.
+oathmesh_status oathmesh_client_mint(const struct oathmesh_client *client,
+                                     const uint8_t *request,
+                                     size_t request_len,
+                                     const struct oathmesh_request *bind_to,
+                                     struct oathmesh_bytes *minted_out,
+                                     struct oathmesh_error **err_out);
 
 // Releases an error and every string in it. NULL is a no-op.
 //

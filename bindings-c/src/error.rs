@@ -4,6 +4,7 @@
 //! `oathmesh_error **` out-parameter), never through thread-local state: Go goroutines move
 //! between OS threads, so a "last error" slot would hand errors to the wrong caller.
 
+use oathmesh_core::client::ClientError;
 use oathmesh_core::{ConfigError, ErrorKind, MintError, VerifyError};
 use std::ffi::{CString, c_char};
 use std::ptr;
@@ -17,6 +18,7 @@ use std::ptr;
 /// * `100..=199`: the caller broke the calling convention (NULL pointer, non-UTF-8 text).
 /// * `200..=299`: a configuration document (verifier or issuer) was refused.
 /// * `300..=399`: a mint request was refused or could not be signed.
+/// * `400..=499`: the issuer client could not get a token from the issuer.
 /// * `900..=999`: a bug inside the library (a Rust panic caught at the boundary).
 #[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +58,12 @@ pub enum oathmesh_status {
     OATHMESH_MINT_CLAIM_INVALID = 300,
     /// The signer failed while minting (code `signer_failed`).
     OATHMESH_MINT_SIGNER_FAILED = 301,
+    /// The issuer answered a client's mint with an error. `code` is the issuer's code
+    /// (`mint_denied`, `invalid_client`, `rate_limited`, ...), `http_status` its HTTP status.
+    OATHMESH_ISSUER_REJECTED = 400,
+    /// The issuer could not be reached or did not answer with a token (code
+    /// `issuer_unavailable`, `http_status` 503). Retrying later may succeed.
+    OATHMESH_ISSUER_UNAVAILABLE = 401,
     /// A Rust panic was caught at the boundary (code `internal_panic`). A bug: please report it.
     OATHMESH_PANIC = 900,
 }
@@ -98,8 +106,9 @@ impl oathmesh_status {
 pub struct oathmesh_error {
     /// The same value the call returned.
     pub status: oathmesh_status,
-    /// The HTTP status a receiver answers with (401, 403, 503) for verification failures;
-    /// 0 for every other failure.
+    /// The HTTP status a receiver answers with (401, 403, 503) for verification failures; the
+    /// issuer's HTTP status for `OATHMESH_ISSUER_*` (503 when unreachable); 0 for every other
+    /// failure.
     pub http_status: u16,
     /// The stable code users branch on: `token_expired`, `claim_missing:sub`,
     /// `config_invalid`, ... Never NULL.
@@ -122,6 +131,8 @@ pub(crate) enum Failure {
     Verify(VerifyError),
     Config(ConfigError),
     Mint(MintError),
+    /// The issuer client's mint failed (the issuer refused, or could not be reached).
+    Issuer(ClientError),
     /// The name of the NULL argument.
     NullArgument(&'static str),
     /// The name of the argument that was not UTF-8.
@@ -147,6 +158,15 @@ impl From<MintError> for Failure {
     }
 }
 
+impl From<ClientError> for Failure {
+    fn from(err: ClientError) -> Self {
+        Failure::Issuer(err)
+    }
+}
+
+/// The core's code for an issuer that could not be reached.
+const ISSUER_UNAVAILABLE: &str = "issuer_unavailable";
+
 impl Failure {
     pub(crate) fn status(&self) -> oathmesh_status {
         use oathmesh_status::*;
@@ -155,6 +175,8 @@ impl Failure {
             Failure::Config(_) => OATHMESH_CONFIG_INVALID,
             Failure::Mint(MintError::InvalidClaim { .. }) => OATHMESH_MINT_CLAIM_INVALID,
             Failure::Mint(MintError::Signer(_)) => OATHMESH_MINT_SIGNER_FAILED,
+            Failure::Issuer(err) if err.code == ISSUER_UNAVAILABLE => OATHMESH_ISSUER_UNAVAILABLE,
+            Failure::Issuer(_) => OATHMESH_ISSUER_REJECTED,
             Failure::NullArgument(_) => OATHMESH_NULL_ARGUMENT,
             Failure::InvalidUtf8(_) => OATHMESH_INVALID_UTF8,
             Failure::Panic(_) => OATHMESH_PANIC,
@@ -195,6 +217,14 @@ impl Failure {
                     };
                     (0, err.code(), "", message, fix.into(), None)
                 }
+                Failure::Issuer(err) => (
+                    err.status,
+                    err.code.clone(),
+                    "",
+                    err.message.clone(),
+                    err.fix.clone(),
+                    None,
+                ),
                 Failure::NullArgument(name) => (
                     0,
                     "invalid_argument".into(),
@@ -286,6 +316,31 @@ mod tests {
                 "{kind:?}"
             );
         }
+    }
+
+    #[test]
+    fn issuer_failures_keep_the_issuers_code_and_status() {
+        let denied = Failure::Issuer(ClientError {
+            code: "mint_denied".into(),
+            status: 403,
+            message: "not allowed".into(),
+            fix: "ask".into(),
+        })
+        .into_error();
+        assert_eq!(denied.status, oathmesh_status::OATHMESH_ISSUER_REJECTED);
+        assert_eq!(denied.http_status, 403);
+        assert_eq!(
+            unsafe { CStr::from_ptr(denied.code) }.to_str().unwrap(),
+            "mint_denied"
+        );
+        unsafe { oathmesh_error_free(Box::into_raw(denied)) };
+        let down = Failure::Issuer(ClientError {
+            code: ISSUER_UNAVAILABLE.into(),
+            status: 503,
+            message: "refused".into(),
+            fix: "retry".into(),
+        });
+        assert_eq!(down.status(), oathmesh_status::OATHMESH_ISSUER_UNAVAILABLE);
     }
 
     #[test]

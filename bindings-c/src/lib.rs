@@ -15,12 +15,16 @@
 //! The header `include/oathmesh.h` is generated from this crate by the pinned cbindgen; the
 //! `header` test fails when the committed file differs by a byte.
 
+mod client;
 mod error;
 mod ffi;
 mod issuer;
 mod tools;
 mod verifier;
 
+pub use client::{
+    oathmesh_client, oathmesh_client_free, oathmesh_client_mint, oathmesh_client_new,
+};
 pub use error::{oathmesh_error, oathmesh_error_free, oathmesh_status};
 pub use ffi::{oathmesh_bytes, oathmesh_bytes_free};
 pub use issuer::{

@@ -237,6 +237,37 @@ pub unsafe extern "C" fn oathmesh_verifier_verify_authorization(
     })
 }
 
+/// Borrows an optional `oathmesh_request` (NULL: none given). Shared with the client, which
+/// binds a token to the request it describes.
+///
+/// # Safety
+/// `request` is NULL or points to an `oathmesh_request` whose pointers are valid for reads
+/// of their lengths.
+pub(crate) unsafe fn request_parts<'a>(
+    request: *const oathmesh_request,
+) -> Result<Option<RequestParts<'a>>, Failure> {
+    if request.is_null() {
+        return Ok(None);
+    }
+    let request = unsafe { &*request };
+    let body = if request.body_len == 0 {
+        &[][..]
+    } else {
+        unsafe { ffi::bytes(request.body, request.body_len, "request.body") }?
+    };
+    Ok(Some(RequestParts {
+        method: unsafe { ffi::text(request.method, request.method_len, "request.method") }?,
+        path_and_query: unsafe {
+            ffi::text(
+                request.path_and_query,
+                request.path_and_query_len,
+                "request.path_and_query",
+            )
+        }?,
+        body,
+    }))
+}
+
 /// Borrows the per-call inputs shared by both verify functions.
 ///
 /// # Safety
@@ -248,27 +279,7 @@ unsafe fn context<'a>(
     required_action: *const u8,
     required_action_len: usize,
 ) -> Result<VerifyContext<'a>, Failure> {
-    let request = if request.is_null() {
-        None
-    } else {
-        let request = unsafe { &*request };
-        let body = if request.body_len == 0 {
-            &[][..]
-        } else {
-            unsafe { ffi::bytes(request.body, request.body_len, "request.body") }?
-        };
-        Some(RequestParts {
-            method: unsafe { ffi::text(request.method, request.method_len, "request.method") }?,
-            path_and_query: unsafe {
-                ffi::text(
-                    request.path_and_query,
-                    request.path_and_query_len,
-                    "request.path_and_query",
-                )
-            }?,
-            body,
-        })
-    };
+    let request = unsafe { request_parts(request) }?;
     Ok(VerifyContext {
         request,
         request_id: unsafe { ffi::optional_text(request_id, request_id_len, "request_id") }?,
