@@ -3,6 +3,7 @@
 //! Exit codes: 0 success (token allowed), 1 token denied, 2 usage or configuration error.
 
 mod client_cmd;
+mod exchange;
 mod inspect;
 mod keyfiles;
 mod servers;
@@ -53,8 +54,12 @@ enum Command {
     Audit(shared::AuditCommand),
     /// Get a token from a running issuer with this client's credential.
     Token(client_cmd::TokenArgs),
+    /// In a CI job: trade the GitHub Actions or GitLab CI ID token for an Oath Token.
+    Exchange(exchange::ExchangeArgs),
     /// Run the issuer server (PROTOCOL §9).
     Serve(servers::ServeArgs),
+    /// Run the gateway: a verifying reverse proxy for upstreams that know nothing of OathMesh.
+    Gateway(servers::GatewayArgs),
     /// Manage an issuer's signing keys.
     #[command(subcommand)]
     Keys(servers::KeysCommand),
@@ -192,7 +197,9 @@ fn main() -> ExitCode {
         Command::Policy(command) => shared::policy(command),
         Command::Audit(command) => shared::audit(command),
         Command::Token(args) => client_cmd::run(args).map_err(UsageError),
+        Command::Exchange(args) => exchange::run(args).map_err(UsageError),
         Command::Serve(args) => servers::serve(args).map_err(UsageError),
+        Command::Gateway(args) => Ok(servers::gateway(args)),
         Command::Keys(command) => servers::keys(command).map_err(UsageError),
     };
     match result {

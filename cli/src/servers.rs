@@ -11,6 +11,13 @@ pub struct ServeArgs {
     pub config: PathBuf,
 }
 
+#[derive(Args)]
+pub struct GatewayArgs {
+    /// Gateway configuration (TOML): listen address, upstream, verifier document, limits.
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
 #[derive(Subcommand)]
 pub enum KeysCommand {
     /// Add a new signing key to an issuer key folder; the running issuer starts signing with
@@ -49,4 +56,10 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs the verifying reverse proxy until Ctrl-C or SIGTERM.
+pub fn gateway(args: GatewayArgs) -> ExitCode {
+    // The gateway sets up its own logging (same OATHMESH_LOG variable).
+    oathmesh_gateway::main_with_config_file(&args.config)
 }
