@@ -806,3 +806,52 @@ fn exchange_configs_are_validated() {
     );
     assert_eq!(github.leeway_secs, 60);
 }
+
+#[tokio::test]
+async fn each_ci_identity_has_its_own_exchange_rate() {
+    let toml = exchange_toml(provider()).replacen(
+        "[exchange.github]\n",
+        "[exchange.github]\nrate_per_sec = 0.01\nburst = 2\n",
+        1,
+    );
+    let s = start(&toml).await;
+    let fresh = |workflow: &str| {
+        github_token(
+            "octo-org/octo-repo",
+            workflow,
+            "refs/heads/main",
+            Some("prod"),
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            exchange(&s, "github", &ask(&fresh("deploy.yml"), "deploy"))
+                .await
+                .0,
+            200
+        );
+    }
+    let limited = fresh("deploy.yml");
+    let resp = s
+        .http
+        .post(format!("{}/v1/exchange/github", s.base))
+        .header("content-type", "application/json")
+        .body(ask(&limited, "deploy"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().get("retry-after").is_some());
+    // Another workflow is another subject with its own bucket.
+    assert_eq!(
+        exchange(&s, "github", &ask(&fresh("ci.yml"), "deploy"))
+            .await
+            .0,
+        200
+    );
+    // A job no rule allows never gets a bucket: it is denied, not rate limited.
+    for _ in 0..4 {
+        let denied = github_token("evil-org/x", "deploy.yml", "refs/heads/main", Some("prod"));
+        assert_eq!(exchange(&s, "github", &ask(&denied, "deploy")).await.0, 403);
+    }
+}

@@ -137,21 +137,6 @@ async fn run(
         ),
     })?;
 
-    if let Err(wait) = state.limiter.take(
-        &format!("exchange:{}", job.subject),
-        provider.config.rate_per_sec,
-        provider.config.burst,
-        Instant::now(),
-    ) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "this CI identity is over its exchange rate",
-            "Slow down; retry after the Retry-After seconds.",
-        )
-        .with_retry_after(wait.ceil().max(1.0) as u64));
-    }
-
     if let Err(denied) = rules::check(
         kind,
         &provider.config.rules,
@@ -166,6 +151,23 @@ async fn run(
             denied.message,
             "Ask the platform team to add an exchange rule for this job, or ask for an aud/act a rule allows.",
         ));
+    }
+
+    // After the rules, so only allowed identities get a bucket (anyone can get a GitHub ID
+    // token for some repository; they must not grow the limiter's table).
+    if let Err(wait) = state.limiter.take(
+        &format!("exchange:{}", job.subject),
+        provider.config.rate_per_sec,
+        provider.config.burst,
+        Instant::now(),
+    ) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "this CI identity is over its exchange rate",
+            "Slow down; retry after the Retry-After seconds.",
+        )
+        .with_retry_after(wait.ceil().max(1.0) as u64));
     }
 
     match state.revocations.is_revoked(&job.subject) {

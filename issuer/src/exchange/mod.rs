@@ -5,8 +5,8 @@
 //! credential.
 //!
 //! Order of checks: body (64 KiB, strict JSON) -> ID token ([`id_token`]: alg, kid,
-//! signature, iss, aud, times) -> identity ([`identity`]) -> per-identity rate limit ->
-//! rules ([`rules`]) -> revocation -> mint -> single use of the ID token. Single use is
+//! signature, iss, aud, times) -> identity ([`identity`]) -> rules ([`rules`]) ->
+//! per-identity rate limit -> revocation -> mint -> single use of the ID token. Single use is
 //! recorded last, so a refused request (wrong `act`, say) does not burn the ID token.
 
 pub mod client;
