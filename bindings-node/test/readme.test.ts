@@ -7,7 +7,10 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import request from 'supertest';
-import { Issuer, canonicalRequestHash, generateKey } from '@oathmesh/sdk';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Issuer, Verifier, canonicalRequestHash, generateKey } from '@oathmesh/sdk';
+import { startIssuer } from './services';
 
 const OUT = join(__dirname, '.readme');
 const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
@@ -32,6 +35,7 @@ before(() => {
 test('the README has the tested quickstarts', () => {
   assert.deepEqual(blocks.map((b) => b.path).sort(), [
     'app/api/charges/route.ts',
+    'client.ts',
     'express-app.ts',
     'lib/oathmesh.ts',
     'middleware.ts',
@@ -93,4 +97,35 @@ test('README middleware.ts (Node.js runtime)', async () => {
   const refused: Response = await middleware(new Request('http://localhost/api/internal/x', { headers: { 'x-request-id': 'mw-1' } }));
   assert.equal(refused.status, 401);
   assert.equal((await refused.json()).request_id, 'mw-1');
+});
+
+test('README Client quickstart: fetch with a bound token from a real issuer, and mint', async (t) => {
+  const secret = 'readme-client-secret-0123456789ab';
+  const issuerProcess = await startIssuer([
+    { id: 'checkout', secret, allowedSub: ['svc://checkout'], allowedAud: ['https://billing.internal'], allowedAct: ['charge'] },
+  ]);
+  t.after(() => issuerProcess.stop());
+  // The billing side: the README's Express app, but trusting this issuer (fetched keys).
+  const verifier = new Verifier({ audience: 'https://billing.internal', trustedIssuers: [issuerProcess.url], requireBinding: true });
+  await verifier.prewarm();
+  const { default: express } = await import('express');
+  const { oathmesh } = await import('@oathmesh/sdk/express');
+  const app = express();
+  app.post('/charges', express.raw({ type: '*/*' }), oathmesh({ verifier, action: 'charge' }), (req, res) => {
+    res.json({ chargedBy: req.oathmesh!.subject, amount: JSON.parse(req.body.toString()).amount });
+  });
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  process.env.OATHMESH_ISSUER_URL = issuerProcess.url;
+  process.env.OATHMESH_CLIENT_SECRET = secret;
+  process.env.BILLING_URL = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { charge, mintToken } = await load('client.ts');
+  assert.deepEqual(await charge(42), { chargedBy: 'svc://checkout', amount: 42 });
+  assert.deepEqual(await charge(43), { chargedBy: 'svc://checkout', amount: 43 });
+  const plain = await mintToken();
+  assert.throws(() => verifier.verify(plain), (e: unknown) => (e as { code?: string }).code === 'binding_required');
+  const unbound = new Verifier({ audience: 'https://billing.internal', trustedIssuers: [issuerProcess.url] });
+  await unbound.prewarm();
+  assert.equal(unbound.verify(plain).subject, 'svc://checkout');
 });
