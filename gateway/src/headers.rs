@@ -95,7 +95,13 @@ pub fn request_id(headers: &HeaderMap) -> String {
 fn new_request_id() -> String {
     let mut raw = [0u8; 16];
     getrandom::getrandom(&mut raw).expect("the OS random source is available");
-    raw.iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(32);
+    for b in raw {
+        id.push(HEX[usize::from(b >> 4)] as char);
+        id.push(HEX[usize::from(b & 15)] as char);
+    }
+    id
 }
 
 /// Drops hop-by-hop headers, including those the `Connection` header names.
