@@ -404,6 +404,21 @@ oathmesh_status oathmesh_verifier_verify_authorization(const struct oathmesh_ver
                                                        struct oathmesh_bytes *caller_out,
                                                        struct oathmesh_error **err_out);
 
+// Loads every trusted issuer's keys now, so the first requests do not wait for a JWKS
+// fetch. Blocks for the fetches (each bounded by 5 s). With static keys there is nothing to
+// load and the result is `[]`.
+//
+// On `OATHMESH_OK`, `*results_out` receives a JSON array with one
+// `{"issuer", "ok", "keys", "error"}` per trusted issuer, released with
+// `oathmesh_bytes_free`. A failed fetch is reported there (`"ok": false`), not as a status:
+// verifications fail closed (`jwks_unavailable`) until a later fetch succeeds.
+//
+// # Safety
+// `verifier` is a live verifier; `results_out` is writable.
+oathmesh_status oathmesh_verifier_prewarm(const struct oathmesh_verifier *verifier,
+                                          struct oathmesh_bytes *results_out,
+                                          struct oathmesh_error **err_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

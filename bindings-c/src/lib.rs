@@ -34,5 +34,5 @@ pub use issuer::{
 pub use tools::{oathmesh_canonical_request_hash, oathmesh_generate_key, oathmesh_version};
 pub use verifier::{
     oathmesh_request, oathmesh_verifier, oathmesh_verifier_free, oathmesh_verifier_new,
-    oathmesh_verifier_verify, oathmesh_verifier_verify_authorization,
+    oathmesh_verifier_prewarm, oathmesh_verifier_verify, oathmesh_verifier_verify_authorization,
 };

@@ -237,6 +237,33 @@ pub unsafe extern "C" fn oathmesh_verifier_verify_authorization(
     })
 }
 
+/// Loads every trusted issuer's keys now, so the first requests do not wait for a JWKS
+/// fetch. Blocks for the fetches (each bounded by 5 s). With static keys there is nothing to
+/// load and the result is `[]`.
+///
+/// On `OATHMESH_OK`, `*results_out` receives a JSON array with one
+/// `{"issuer", "ok", "keys", "error"}` per trusted issuer, released with
+/// `oathmesh_bytes_free`. A failed fetch is reported there (`"ok": false`), not as a status:
+/// verifications fail closed (`jwks_unavailable`) until a later fetch succeeds.
+///
+/// # Safety
+/// `verifier` is a live verifier; `results_out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn oathmesh_verifier_prewarm(
+    verifier: *const oathmesh_verifier,
+    results_out: *mut oathmesh_bytes,
+    err_out: *mut *mut oathmesh_error,
+) -> oathmesh_status {
+    boundary(err_out, || {
+        let verifier = unsafe { ffi::handle(verifier, "verifier") }?;
+        let out = ffi::out_param(results_out, "results_out")?;
+        let results = verifier.inner.prewarm();
+        let json = serde_json::to_string(&results).expect("prewarm results serialize");
+        unsafe { *out = oathmesh_bytes::from_string(json) };
+        Ok(())
+    })
+}
+
 /// Borrows an optional `oathmesh_request` (NULL: none given). Shared with the client, which
 /// binds a token to the request it describes.
 ///

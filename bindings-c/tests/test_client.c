@@ -250,6 +250,15 @@ int main(void) {
     oathmesh_client *client = new_client(url, id, secret);
     if (verifier == NULL || client == NULL) return 1;
 
+    /* Load the issuer's keys before the first verification. */
+    oathmesh_bytes prewarm = {0};
+    status = oathmesh_verifier_prewarm(verifier, &prewarm, NULL);
+    CHECK(status == OATHMESH_OK && prewarm.data != NULL && prewarm.data[0] == '[' &&
+              memmem(prewarm.data, prewarm.len, "\"ok\":true", 9) != NULL,
+          "prewarm: %u %.*s", status, (int)prewarm.len, (const char *)prewarm.data);
+    oathmesh_bytes_free(&prewarm);
+    CHECK(oathmesh_verifier_prewarm(NULL, &prewarm, NULL) == OATHMESH_NULL_ARGUMENT, "prewarm NULL");
+
     test_one_fresh_token_per_call(client, verifier);
     test_bound_token(client, verifier);
     test_issuer_errors(url, id, secret, down_url);

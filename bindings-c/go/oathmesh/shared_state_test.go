@@ -149,6 +149,13 @@ func TestJWKSFetchedFromTheIssuerURL(t *testing.T) {
 		Audience: testAudience, TrustedIssuers: []string{server.URL},
 		JWKSFetch: &oathmesh.JWKSFetch{FreshnessSecs: 300},
 	})
+	results, err := v.Prewarm()
+	if err != nil || len(results) != 1 || !results[0].OK || results[0].Keys != 1 || results[0].Issuer != server.URL {
+		t.Fatalf("prewarm: %+v, %v", results, err)
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("prewarm made %d fetches", n)
+	}
 	for range 3 {
 		if got := verifyCode(v, mintFor(t, issuer, "svc://checkout")); got != "allow" {
 			t.Fatal(got)

@@ -176,3 +176,34 @@ func (v *Verifier) verify(ctx context.Context, authorization bool, input string,
 	}
 	return parseCaller(takeBytes(&out))
 }
+
+// PrewarmResult is the outcome of loading one trusted issuer's keys.
+type PrewarmResult struct {
+	Issuer string `json:"issuer"`
+	OK     bool   `json:"ok"`
+	// Keys is how many usable keys are now held for the issuer.
+	Keys  int    `json:"keys"`
+	Error string `json:"error,omitempty"`
+}
+
+// Prewarm fetches every trusted issuer's JWKS now (when keys are fetched rather than
+// configured), so the first requests do not wait for it. Call it at start-up; a failed fetch
+// is reported in its result, not as an error: requests fail closed (jwks_unavailable) until
+// a later fetch succeeds. With static keys it returns nothing.
+func (v *Verifier) Prewarm() ([]PrewarmResult, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.ptr == nil {
+		return nil, closedError("Verifier")
+	}
+	var out C.oathmesh_bytes
+	var cerr *C.oathmesh_error
+	if status := C.oathmesh_verifier_prewarm(v.ptr, &out, &cerr); status != C.OATHMESH_OK {
+		return nil, takeError(status, cerr)
+	}
+	var results []PrewarmResult
+	if err := json.Unmarshal(takeBytes(&out), &results); err != nil {
+		return nil, &Error{status: ErrInternal.status, Code: "internal_panic", Message: err.Error()}
+	}
+	return results, nil
+}
