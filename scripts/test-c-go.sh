@@ -128,6 +128,16 @@ vectors=$(grep -c -E -- '^    --- PASS: TestConformanceVectors/' "$BUILD/go-test
 grep -E '^(ok|FAIL)' "$BUILD/go-test.log"
 echo "Go tests: $passed_tests tests and $passed_subtests subtests passed (conformance vectors: $vectors) under -race"
 
+# The demo service (its own module, linked to the package by a replace directive), started
+# through its run.sh and called over loopback HTTP.
+echo "--- demo/services/go: go test (starts run.sh)"
+(
+  cd "$ROOT/demo/services/go"
+  go vet ./...
+  test -z "$(gofmt -l .)" || { echo "gofmt: $(gofmt -l .)" >&2; exit 1; }
+  go test -count=1 ./...
+)
+
 # A smoke run of the benchmarks (one iteration each): they must build and run, not be timed.
 go test -count=1 -run xxx -bench . -benchtime 1x ./... >"$BUILD/go-bench-smoke.log" 2>&1 \
   || { cat "$BUILD/go-bench-smoke.log" >&2; exit 1; }
