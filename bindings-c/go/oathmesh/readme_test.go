@@ -8,15 +8,20 @@ import (
 	"testing"
 )
 
-// The README's Go quickstart must be the Example test's code, so it is tested as written.
+// The README's Go blocks must be the code of the Example test or of the Client quickstart
+// test, so they are tested as written.
 func TestReadmeGoQuickstartIsTheExample(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	example, err := os.ReadFile("example_test.go")
-	if err != nil {
-		t.Fatal(err)
+	var example []byte
+	for _, name := range []string{"example_test.go", "readme_client_test.go"} {
+		text, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		example = append(example, text...)
 	}
 	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
 	if len(blocks) == 0 {
@@ -24,7 +29,7 @@ func TestReadmeGoQuickstartIsTheExample(t *testing.T) {
 	}
 	for _, block := range blocks {
 		if !strings.Contains(string(example), block[1]) {
-			t.Fatalf("README Go block is not in example_test.go:\n%s", block[1])
+			t.Fatalf("README Go block is not in example_test.go or readme_client_test.go:\n%s", block[1])
 		}
 	}
 }
