@@ -789,6 +789,26 @@ fn build() -> Builder {
         deny("claim_invalid:rqh", "11"),
     );
 
+    v.claims_case(
+        "claim-scope-with-space",
+        "A scope is one word: scopes travel space-separated, so a space would forge a second scope.",
+        |c| {
+            c.insert("scope".into(), json!(["payments:read admin"]));
+        },
+        deny("claim_invalid:scope", "11"),
+    );
+    v.claims_case(
+        "claim-env-control-character",
+        "env, tenant and src members may not carry control characters (CR/LF header injection).",
+        |c| {
+            c.insert(
+                "env".into(),
+                json!("prod\r\nX-OathMesh-Subject: svc://admin"),
+            );
+        },
+        deny("claim_invalid:env", "11"),
+    );
+
     // Step 05: keys.
     let claims = v.claims("key-unknown-kid");
     let token = sign_raw(

@@ -64,6 +64,18 @@ pub fn is_valid_rqh(rqh: &str) -> bool {
     })
 }
 
+const MAX_LABEL_CHARS: usize = 256;
+const LABEL_RULE: &str = "must be 1 to 256 characters without control characters";
+
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
+/// `env`, `tenant` and the `src` members: 1..=256 characters, no control characters.
+pub fn is_valid_label(text: &str) -> bool {
+    (1..=MAX_LABEL_CHARS).contains(&text.chars().count()) && !has_control(text)
+}
+
 /// Claims whose presence is required, in the order the first absent one is reported.
 pub const REQUIRED: [&str; 7] = ["iss", "sub", "aud", "act", "iat", "exp", "jti"];
 
@@ -125,12 +137,40 @@ pub fn check_formats(claims: &Claims) -> Result<(), FormatViolation> {
     if claims
         .reason
         .as_deref()
-        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
+        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS || has_control(r))
     {
         return Err(FormatViolation::new(
             "reason",
-            "`reason` is longer than 512 characters",
+            "`reason` must be at most 512 characters without control characters",
         ));
+    }
+    // Scopes travel space-separated (the gateway's X-OathMesh-Scope), so a scope is one
+    // word: the same shape as an action.
+    if claims
+        .scope
+        .as_deref()
+        .is_some_and(|scopes| !scopes.iter().all(|s| is_valid_action(s)))
+    {
+        return Err(FormatViolation::new(
+            "scope",
+            "each scope must be 1 to 128 characters without whitespace or control characters",
+        ));
+    }
+    // Receivers copy these into headers and logs: a control character (CR, LF) there is
+    // header or log injection.
+    if claims.env.as_deref().is_some_and(|v| !is_valid_label(v)) {
+        return Err(FormatViolation::new("env", LABEL_RULE));
+    }
+    if claims.tenant.as_deref().is_some_and(|v| !is_valid_label(v)) {
+        return Err(FormatViolation::new("tenant", LABEL_RULE));
+    }
+    if claims.src.as_ref().is_some_and(|src| {
+        [&src.kind, &src.repo, &src.workflow, &src.run_id, &src.sha]
+            .into_iter()
+            .flatten()
+            .any(|v| !is_valid_label(v))
+    }) {
+        return Err(FormatViolation::new("src", LABEL_RULE));
     }
     if claims
         .delegated_by
@@ -239,5 +279,29 @@ mod tests {
         c.delegated_by = Some("user://alice".into());
         c.reason = Some("r".repeat(513));
         assert_eq!(check_formats(&c).unwrap_err().claim, "reason");
+        c.reason = Some("line\nbreak".into());
+        assert_eq!(check_formats(&c).unwrap_err().claim, "reason");
+        c.reason = Some("nightly settlement, ünïcode ok".into());
+        assert!(check_formats(&c).is_ok());
+        c.scope = Some(vec!["payments:write".into(), "two words".into()]);
+        assert_eq!(check_formats(&c).unwrap_err().claim, "scope");
+        c.scope = Some(vec![String::new()]);
+        assert_eq!(check_formats(&c).unwrap_err().claim, "scope");
+        c.scope = Some(vec!["payments:write".into()]);
+        c.env = Some("prod\r\nX-Evil: 1".into());
+        assert_eq!(check_formats(&c).unwrap_err().claim, "env");
+        c.env = Some(String::new());
+        assert_eq!(check_formats(&c).unwrap_err().claim, "env");
+        c.env = Some("prod".into());
+        c.tenant = Some("t\u{0}".into());
+        assert_eq!(check_formats(&c).unwrap_err().claim, "tenant");
+        c.tenant = Some("acme".into());
+        c.src = Some(crate::token::Source {
+            repo: Some("acme/app\n".into()),
+            ..Default::default()
+        });
+        assert_eq!(check_formats(&c).unwrap_err().claim, "src");
+        c.src = None;
+        assert!(check_formats(&c).is_ok());
     }
 }
