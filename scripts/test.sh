@@ -17,7 +17,8 @@ for suite in issuer gateway python node c-go; do
     run "$ROOT/scripts/test-$suite.sh"
   fi
 done
-# The main job is also the end-to-end test.
+# End to end: the CLI walk-through, then the main job (the whole system on loopback).
+run "$ROOT/scripts/demo-cli.sh"
 run "$ROOT/scripts/demo.sh"
 echo
 echo "All test suites passed."

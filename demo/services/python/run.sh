@@ -6,4 +6,4 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="$HERE/../../../bindings-python/.venv/bin/python"
 : "${PORT:?PORT is not set}" "${SERVICE_NAME:?SERVICE_NAME is not set}" "${OATHMESH_CONFIG:?OATHMESH_CONFIG is not set}"
-exec "$PYTHON" -m uvicorn --app-dir "$HERE" --host 0.0.0.0 --port "$PORT" --no-access-log app:app
+exec "$PYTHON" -m uvicorn --app-dir "$HERE" --host 127.0.0.1 --port "$PORT" --no-access-log app:app
