@@ -91,7 +91,7 @@ impl IssuerClient {
     pub fn from_json(bytes: &[u8]) -> Result<IssuerClient, ConfigError> {
         let value = strict_json::parse(bytes)
             .map_err(|e| ConfigError::new(format!("client config: not valid JSON ({e})")))?;
-        let doc: ClientConfigDoc = serde_json::from_value(value)
+        let doc: ClientConfigDoc = strict_json::from_value(value)
             .map_err(|e| ConfigError::new(format!("client config: {e}")))?;
         let credential = match (doc.client_secret, doc.client_key_pem) {
             (Some(secret), None) => Credential::Secret {

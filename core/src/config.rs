@@ -84,8 +84,8 @@ impl VerifierConfig {
         }
         let value = strict_json::parse(bytes)
             .map_err(|e| ConfigError::new(format!("config: not valid JSON ({e})")))?;
-        let doc: ConfigDoc =
-            serde_json::from_value(value).map_err(|e| ConfigError::new(format!("config: {e}")))?;
+        let doc: ConfigDoc = crate::strict_json::from_value(value)
+            .map_err(|e| ConfigError::new(format!("config: {e}")))?;
         doc.build()
     }
 
@@ -641,6 +641,16 @@ mod tests {
         let config = VerifierConfig::from_json(doc.to_string().as_bytes()).unwrap();
         assert_eq!(config.clock.now_secs(), 5);
         assert!(config.require_binding);
+    }
+
+    #[test]
+    fn type_errors_name_the_key() {
+        let mut d = base();
+        d["trusted_issuers"] = "https://issuer".into();
+        assert!(err(d).starts_with("config: trusted_issuers: invalid type"));
+        let mut d = base();
+        d["audit"] = serde_json::json!({"file": 5});
+        assert!(err(d).starts_with("config: audit.file: invalid type"));
     }
 
     #[test]

@@ -178,7 +178,7 @@ impl Issuer {
     pub fn from_json(bytes: &[u8]) -> Result<Issuer, ConfigError> {
         let value = strict_json::parse(bytes)
             .map_err(|e| ConfigError::new(format!("issuer config: not valid JSON ({e})")))?;
-        let doc: IssuerConfigDoc = serde_json::from_value(value)
+        let doc: IssuerConfigDoc = strict_json::from_value(value)
             .map_err(|e| ConfigError::new(format!("issuer config: {e}")))?;
         let pem = match (doc.private_key_pem, doc.private_key_file) {
             (Some(pem), None) => pem,

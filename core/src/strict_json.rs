@@ -82,6 +82,21 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
+/// Deserializes a parsed document into `T`; the error names the path of the offending key
+/// (`audit.file: invalid type: integer, expected a string`), so configuration errors point
+/// at what to fix.
+pub fn from_value<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}
+
 /// The error text used for a duplicate key, so callers can tell it apart from syntax errors.
 pub const DUPLICATE_KEY: &str = "duplicate object key";
 
