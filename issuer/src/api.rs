@@ -139,6 +139,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+fn revocation_unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "revocation_unavailable",
+        "the revocation store is unreachable",
+        "Retry shortly.",
+    )
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/token", post(mint))
@@ -367,14 +376,10 @@ fn exchange_discovery(state: &AppState, issuer: &str) -> serde_json::Value {
 async fn revoked_subjects(
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let list = state.revocations.list().map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "revocation_unavailable",
-            "the revocation store is unreachable",
-            "Retry shortly.",
-        )
-    })?;
+    let list = state
+        .revocations
+        .list()
+        .map_err(|_| revocation_unavailable())?;
     let subjects: Vec<_> = list
         .into_iter()
         .map(|(sub, at)| json!({"sub": sub, "revoked_at": at}))
@@ -448,14 +453,7 @@ async fn admin_revoke(
     state
         .revocations
         .revoke(&sub, state.clock.now_secs())
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "revocation_unavailable",
-                "the revocation store is unreachable",
-                "Retry shortly.",
-            )
-        })?;
+        .map_err(|_| revocation_unavailable())?;
     state.metrics.revocation_changed();
     tracing::warn!(sub = %sub, "subject revoked");
     Ok(Json(json!({"sub": sub, "revoked": true})))
@@ -467,14 +465,10 @@ async fn admin_unrevoke(
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let sub = admin_subject(&state, &headers, body).await?;
-    let lifted = state.revocations.unrevoke(&sub).map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "revocation_unavailable",
-            "the revocation store is unreachable",
-            "Retry shortly.",
-        )
-    })?;
+    let lifted = state
+        .revocations
+        .unrevoke(&sub)
+        .map_err(|_| revocation_unavailable())?;
     state.metrics.revocation_changed();
     tracing::warn!(sub = %sub, lifted, "revocation lifted");
     Ok(Json(

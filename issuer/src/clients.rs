@@ -17,11 +17,11 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
 
-/// The `typ` of a client assertion: distinct from `om+jwt`, so an assertion can never be
-/// presented to a receiver as an Oath Token, nor a token as an assertion.
-pub const ASSERTION_TYPE: &str = "om-client+jwt";
-/// Longest accepted assertion lifetime.
-pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 60;
+// One definition of the assertion format, shared with the clients that sign them.
+pub use oathmesh_core::client_assertion::{
+    ASSERTION_TYPE, MAX_ASSERTION_LIFETIME_SECS, sign_assertion,
+};
+
 const ASSERTION_LEEWAY_SECS: i64 = 10;
 
 enum Credential {
@@ -203,26 +203,6 @@ impl ClientRegistry {
             Err(_) => Err(bad("assertion replay cache unavailable")),
         }
     }
-}
-
-/// Builds a client assertion (what `oathmesh.Client` sends); used by clients and tests.
-pub fn sign_assertion(
-    key: &ed25519_dalek::SigningKey,
-    client_id: &str,
-    issuer_url: &str,
-    now: i64,
-    jti: &str,
-) -> String {
-    use ed25519_dalek::Signer as _;
-    let header = serde_json::json!({"alg": "EdDSA", "typ": ASSERTION_TYPE});
-    let claims = serde_json::json!({"iss": client_id, "sub": client_id, "aud": issuer_url, "iat": now, "exp": now + 30, "jti": jti});
-    let input = format!(
-        "{}.{}",
-        b64::encode(header.to_string().as_bytes()),
-        b64::encode(claims.to_string().as_bytes())
-    );
-    let sig = key.sign(input.as_bytes()).to_bytes();
-    format!("{input}.{}", b64::encode(&sig))
 }
 
 /// Lower-case hex SHA-256, for writing `secret_sha256` into a config.
