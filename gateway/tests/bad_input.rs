@@ -261,17 +261,45 @@ async fn several_authorization_headers_are_refused() {
 }
 
 #[tokio::test]
-async fn control_characters_in_a_claim_are_not_forwarded() {
+async fn control_characters_in_a_claim_never_reach_the_upstream() {
     let trust = Trust::new();
     let upstream = start_upstream().await;
     let gateway = start_gateway(trust.gateway_config(upstream.addr)).await;
-    let token = trust.mint_with(oathmesh_core::MintRequest {
+    let injected = oathmesh_core::MintRequest {
         sub: "svc://checkout".into(),
         aud: AUD.into(),
         act: "read".into(),
         tenant: Some("acme\r\nx-oathmesh-subject: svc://admin".into()),
         ..Default::default()
-    });
+    };
+    // The issuer refuses to mint it...
+    let refused = trust.issuer.mint(&injected).unwrap_err();
+    assert_eq!(refused.code(), "claim_invalid:tenant");
+    // ...and a token signed some other way is refused by the gateway's verifier (step 11),
+    // so the header injection never reaches the upstream.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = oathmesh_core::Claims {
+        iss: Some(ISS.into()),
+        sub: Some(injected.sub.clone()),
+        aud: Some(injected.aud.clone()),
+        act: Some(injected.act.clone()),
+        iat: Some(now),
+        exp: Some(now + 60),
+        jti: Some("hand-signed".into()),
+        tenant: injected.tenant.clone(),
+        ..Default::default()
+    };
+    let signer = oathmesh_core::LocalSigner::from_pem(&trust.key.private_pem, None).unwrap();
+    let input = format!(
+        "{}.{}",
+        oathmesh_core::token::encode_header(oathmesh_core::Signer::kid(&signer)),
+        oathmesh_core::token::encode_claims(&claims)
+    );
+    let signature = oathmesh_core::Signer::sign(&signer, input.as_bytes()).unwrap();
+    let token = format!("{input}.{}", oathmesh_core::b64::encode(&signature));
     let reply = send(
         gateway.addr,
         "GET",
@@ -280,5 +308,8 @@ async fn control_characters_in_a_claim_are_not_forwarded() {
         "",
     )
     .await;
-    assert_proxy_error(&reply, StatusCode::BAD_REQUEST, "claim_not_forwardable");
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{:?}", reply.body);
+    let body = reply.json();
+    assert_eq!(body["error"], "claim_invalid:tenant", "{body}");
+    assert_eq!(body["step"], "11", "{body}");
 }
