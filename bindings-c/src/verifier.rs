@@ -180,7 +180,6 @@ pub unsafe extern "C" fn oathmesh_verifier_verify(
     err_out: *mut *mut oathmesh_error,
 ) -> oathmesh_status {
     boundary(err_out, || {
-        let verifier = unsafe { ffi::handle(verifier, "verifier") }?;
         let token = unsafe { ffi::text(token, token_len, "token") }?;
         let ctx = unsafe {
             context(
@@ -191,10 +190,7 @@ pub unsafe extern "C" fn oathmesh_verifier_verify(
                 required_action_len,
             )
         }?;
-        let out = ffi::out_param(caller_out, "caller_out")?;
-        let caller = verifier.inner.verify(token, &ctx)?;
-        unsafe { *out = oathmesh_bytes::from_string(caller.to_json()) };
-        Ok(())
+        unsafe { verify_into(verifier, caller_out, |v| v.verify(token, &ctx)) }
     })
 }
 
@@ -219,7 +215,6 @@ pub unsafe extern "C" fn oathmesh_verifier_verify_authorization(
     err_out: *mut *mut oathmesh_error,
 ) -> oathmesh_status {
     boundary(err_out, || {
-        let verifier = unsafe { ffi::handle(verifier, "verifier") }?;
         let header = unsafe { ffi::optional_text(header, header_len, "header") }?;
         let ctx = unsafe {
             context(
@@ -230,10 +225,11 @@ pub unsafe extern "C" fn oathmesh_verifier_verify_authorization(
                 required_action_len,
             )
         }?;
-        let out = ffi::out_param(caller_out, "caller_out")?;
-        let caller = verifier.inner.verify_authorization(header, &ctx)?;
-        unsafe { *out = oathmesh_bytes::from_string(caller.to_json()) };
-        Ok(())
+        unsafe {
+            verify_into(verifier, caller_out, |v| {
+                v.verify_authorization(header, &ctx)
+            })
+        }
     })
 }
 
@@ -299,6 +295,25 @@ pub(crate) unsafe fn request_parts<'a>(
 ///
 /// # Safety
 /// As for `oathmesh_verifier_verify`.
+/// The shared tail of both verify entry points: checks the handle and the output pointer,
+/// runs `verify`, and writes the caller JSON only on success.
+///
+/// # Safety
+/// `verifier` is NULL or a live verifier; `caller_out` is NULL or writable.
+unsafe fn verify_into(
+    verifier: *const oathmesh_verifier,
+    caller_out: *mut oathmesh_bytes,
+    verify: impl FnOnce(
+        &oathmesh_core::Verifier,
+    ) -> Result<oathmesh_core::Caller, oathmesh_core::VerifyError>,
+) -> Result<(), Failure> {
+    let verifier = unsafe { ffi::handle(verifier, "verifier") }?;
+    let out = ffi::out_param(caller_out, "caller_out")?;
+    let caller = verify(&verifier.inner)?;
+    unsafe { *out = oathmesh_bytes::from_string(caller.to_json()) };
+    Ok(())
+}
+
 unsafe fn context<'a>(
     request: *const oathmesh_request,
     request_id: *const u8,
