@@ -97,7 +97,7 @@ async fn no_token_in_any_log_line() {
     let gateway = start_gateway(trust.gateway_config(upstream.addr)).await;
     let good = trust.mint("read");
     let denied = trust.mint("delete");
-    let bound = trust.mint_bound("POST", "/orders?card=4111", b"secret-body");
+    let bound = trust.mint_bound("POST", "/orders?card=4111111111111111", b"secret-body");
     let mut tokens = vec![good.clone(), denied.clone(), bound.clone()];
     for (path, token) in [
         ("/ok?api_key=hunter2", &good),
@@ -116,7 +116,7 @@ async fn no_token_in_any_log_line() {
     send(
         gateway.addr,
         "POST",
-        "/orders?card=4111",
+        "/orders?card=4111111111111111",
         &[("authorization", &auth(&bound))],
         "tampered",
     )
@@ -149,7 +149,7 @@ async fn no_token_in_any_log_line() {
             "a token leaked into the logs:\n{logs}"
         );
     }
-    for secret in ["hunter2", "4111", "secret-body", "tampered"] {
+    for secret in ["hunter2", "4111111111111111", "secret-body", "tampered"] {
         assert!(
             !logs.contains(secret),
             "{secret} leaked into the logs:\n{logs}"
