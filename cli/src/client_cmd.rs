@@ -1,9 +1,10 @@
 //! `oathmesh token`: mint a token from a running issuer with this client's credential, the
 //! way services do before each call (the core's issuer client, as every SDK uses it).
 
+use crate::errors::{CliError, read_text};
+use crate::flags::{BindFlags, ClaimFlags};
 use clap::Args;
 use oathmesh_core::client::IssuerClient;
-use oathmesh_core::{MintRequest, SourceRequest};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ pub struct TokenArgs {
     /// Where to reach the issuer when it differs from its URL.
     #[arg(long)]
     token_url: Option<String>,
+    /// This client's id in the issuer's configuration.
     #[arg(long)]
     client_id: String,
     /// Environment variable holding the client secret (never pass secrets as arguments:
@@ -24,66 +26,44 @@ pub struct TokenArgs {
     /// PKCS#8 PEM Ed25519 key of the client (signs a single-use assertion).
     #[arg(long)]
     client_key: Option<PathBuf>,
+    /// PEM bundle of extra CAs to trust for the issuer's certificate (a private CA), in
+    /// addition to the public roots.
     #[arg(long)]
-    sub: String,
-    #[arg(long)]
-    aud: String,
-    #[arg(long)]
-    act: String,
-    #[arg(long)]
-    ttl: Option<i64>,
-    #[arg(long, value_delimiter = ',')]
-    scope: Vec<String>,
-    #[arg(long)]
-    env: Option<String>,
-    /// Bind to this request: method (with --bind-path, --bind-body-file).
-    #[arg(long, requires = "bind_path")]
-    bind_method: Option<String>,
-    #[arg(long)]
-    bind_path: Option<String>,
-    #[arg(long)]
-    bind_body_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    claims: ClaimFlags,
+    #[command(flatten)]
+    bind: BindFlags,
 }
 
-pub fn run(args: TokenArgs) -> Result<ExitCode, String> {
+pub fn run(args: TokenArgs) -> Result<ExitCode, CliError> {
     let mut config = serde_json::json!({"issuer_url": args.issuer, "client_id": args.client_id});
     if let Some(url) = &args.token_url {
         config["token_url"] = url.clone().into();
     }
+    if let Some(ca_file) = &args.ca_file {
+        // SEAM (core): the issuer client's CA bundle key (COMMON contract: `ca_file`).
+        config["ca_file"] = ca_file.to_string_lossy().into_owned().into();
+    }
     match (&args.client_secret_env, &args.client_key) {
         (Some(var), None) => {
-            let secret =
-                std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?;
+            let secret = std::env::var(var).map_err(|_| CliError::MissingEnv(var.clone()))?;
             config["client_secret"] = secret.into();
         }
         (None, Some(path)) => {
-            let pem =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            config["client_key_pem"] = pem.into();
+            config["client_key_pem"] = read_text(path, "client key")?.into();
         }
-        _ => return Err("give --client-secret-env VAR or --client-key FILE".into()),
+        _ => {
+            return Err(CliError::Usage(
+                "give --client-secret-env VAR or --client-key FILE",
+            ));
+        }
     }
-    let client =
-        IssuerClient::from_json(config.to_string().as_bytes()).map_err(|e| e.to_string())?;
-    let request = MintRequest {
-        sub: args.sub,
-        aud: args.aud,
-        act: args.act,
-        ttl_hint: args.ttl,
-        scope: (!args.scope.is_empty()).then_some(args.scope),
-        env: args.env,
-        src: None::<SourceRequest>,
-        ..MintRequest::default()
-    };
-    let minted = match (&args.bind_method, &args.bind_path) {
-        (Some(method), Some(path)) => {
-            let body = match &args.bind_body_file {
-                Some(p) => std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
-                None => Vec::new(),
-            };
-            client.mint_for_request(&request, method, path, &body)
-        }
-        _ => client.mint(&request),
+    let client = IssuerClient::from_json(config.to_string().as_bytes())?;
+    let request = args.claims.mint_request(None);
+    let minted = match args.bind.request()? {
+        Some((method, path, body)) => client.mint_for_request(&request, &method, &path, &body),
+        None => client.mint(&request),
     };
     match minted {
         Ok(token) => {

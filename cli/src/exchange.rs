@@ -1,13 +1,14 @@
 //! `oathmesh exchange`: inside a CI job, trade the provider's OIDC ID token for an Oath Token
-//! (PROTOCOL §10). No stored secret: GitHub Actions hands the job a short-lived request
+//! (docs/protocol.md, "CI OIDC exchange"). No stored secret: GitHub Actions hands the job a short-lived request
 //! token (`permissions: id-token: write`), GitLab CI an ID token in a variable (`id_tokens:`).
 //!
 //! Exit codes: 0 the token is printed; 1 the issuer refused (its code, message and fix on
 //! stderr); 2 the job is not set up (missing variables, unreachable issuer or provider).
 
+use crate::errors::CliError;
+use crate::flags::{BindFlags, TargetFlags};
 use clap::Args;
 use oathmesh_issuer::exchange::client::{self, ClientError, ExchangeAsk};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Where GitLab jobs put the ID token unless told otherwise (`id_tokens: OATHMESH_ID_TOKEN:`).
@@ -21,15 +22,8 @@ pub struct ExchangeArgs {
     /// Where to reach the issuer (its base URL).
     #[arg(long)]
     issuer: String,
-    /// The audience of the Oath Token: the service the job will call.
-    #[arg(long)]
-    aud: String,
-    /// The action the job will perform.
-    #[arg(long)]
-    act: String,
-    /// Lifetime in seconds (clamped to 300 by the issuer; default 120).
-    #[arg(long)]
-    ttl: Option<i64>,
+    #[command(flatten)]
+    target: TargetFlags,
     /// Environment variable holding the ID token. GitLab default: OATHMESH_ID_TOKEN. GitHub
     /// default: none (the token is requested with ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN).
     #[arg(long)]
@@ -38,34 +32,27 @@ pub struct ExchangeArgs {
     /// discovery document says it expects).
     #[arg(long)]
     id_token_audience: Option<String>,
-    /// Bind the token to this request: method (with --bind-path, --bind-body-file).
-    #[arg(long, requires = "bind_path")]
-    bind_method: Option<String>,
-    /// Path and query of the bound request, exactly as it will be sent.
-    #[arg(long, requires = "bind_method")]
-    bind_path: Option<String>,
-    /// Body of the bound request (default: empty).
-    #[arg(long)]
-    bind_body_file: Option<PathBuf>,
+    #[command(flatten)]
+    bind: BindFlags,
     /// Print the issuer's JSON answer instead of the bare token.
     #[arg(long)]
     json: bool,
 }
 
-fn env(name: &str) -> Result<String, String> {
+fn env(name: &str) -> Result<String, CliError> {
     std::env::var(name)
         .ok()
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| format!("environment variable {name} is not set"))
+        .ok_or_else(|| CliError::MissingEnv(name.to_owned()))
 }
 
-fn id_token(args: &ExchangeArgs) -> Result<String, String> {
+fn id_token(args: &ExchangeArgs) -> Result<String, CliError> {
     if let Some(name) = &args.id_token_env {
         return env(name);
     }
     if args.provider == "gitlab" {
         return env(DEFAULT_ID_TOKEN_ENV).map_err(|e| {
-            format!("{e}: add `id_tokens: {DEFAULT_ID_TOKEN_ENV}: aud: <issuer audience>` to the job, or name the variable with --id-token-env")
+            CliError::Exchange(format!("{e}: add `id_tokens: {DEFAULT_ID_TOKEN_ENV}: aud: <issuer audience>` to the job, or name the variable with --id-token-env"))
         });
     }
     let (url, token) = match (
@@ -74,37 +61,27 @@ fn id_token(args: &ExchangeArgs) -> Result<String, String> {
     ) {
         (Ok(url), Ok(token)) => (url, token),
         _ => {
-            return Err(
+            return Err(CliError::Usage(
                 "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: \
-                 give the job `permissions: id-token: write`"
-                    .into(),
-            );
+                 give the job `permissions: id-token: write`",
+            ));
         }
     };
     let audience = match &args.id_token_audience {
         Some(a) => a.clone(),
-        None => client::id_token_audience(&args.issuer, "github").map_err(|e| e.to_string())?,
+        None => client::id_token_audience(&args.issuer, "github")
+            .map_err(|e| CliError::Exchange(e.to_string()))?,
     };
-    client::github_id_token(&url, &token, &audience).map_err(|e| e.to_string())
+    client::github_id_token(&url, &token, &audience).map_err(|e| CliError::Exchange(e.to_string()))
 }
 
-pub fn run(args: ExchangeArgs) -> Result<ExitCode, String> {
+pub fn run(args: ExchangeArgs) -> Result<ExitCode, CliError> {
     let id_token = id_token(&args)?;
-    let rqh = match (&args.bind_method, &args.bind_path) {
-        (Some(method), Some(path)) => {
-            let body = match &args.bind_body_file {
-                Some(p) => std::fs::read(p)
-                    .map_err(|e| format!("cannot read body {}: {e}", p.display()))?,
-                None => Vec::new(),
-            };
-            Some(oathmesh_core::canonical_request_hash(method, path, &body))
-        }
-        _ => None,
-    };
+    let rqh = args.bind.rqh()?;
     let ask = ExchangeAsk {
-        aud: &args.aud,
-        act: &args.act,
-        ttl_hint: args.ttl,
+        aud: &args.target.aud,
+        act: &args.target.act,
+        ttl_hint: args.target.ttl,
         rqh: rqh.as_deref(),
     };
     match client::exchange(&args.issuer, &args.provider, &id_token, &ask) {
@@ -120,6 +97,6 @@ pub fn run(args: ExchangeArgs) -> Result<ExitCode, String> {
             eprintln!("oathmesh: exchange {refused}");
             Ok(ExitCode::from(1))
         }
-        Err(ClientError::Failed(why)) => Err(why),
+        Err(ClientError::Failed(why)) => Err(CliError::Exchange(why)),
     }
 }

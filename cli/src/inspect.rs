@@ -1,28 +1,31 @@
 //! `oathmesh inspect`: decode a token without trusting it, and say what each part means.
 //! Nothing here verifies anything; the output says so first.
 
+use crate::errors::CliError;
 use oathmesh_core::clock::{Clock, SystemClock, rfc3339_secs};
 use oathmesh_core::token::{self, Claims};
 use serde_json::json;
 use std::io::Read;
 
-pub fn run(token: Option<String>, as_json: bool) -> Result<std::process::ExitCode, String> {
+pub fn run(token: Option<String>, as_json: bool) -> Result<std::process::ExitCode, CliError> {
     let token = match token {
         Some(t) => t,
         None => {
             let mut input = String::new();
             std::io::stdin()
                 .read_to_string(&mut input)
-                .map_err(|e| e.to_string())?;
+                .map_err(CliError::Stdin)?;
             input.trim().to_owned()
         }
     };
     let token = token.strip_prefix("OathMesh ").unwrap_or(&token);
-    let segments = token::split(token).map_err(|e| format!("{}: {}", e.code(), e.message()))?;
-    let header = token::decode_header(segments.header)
-        .map_err(|e| format!("{}: {}", e.code(), e.message()))?;
-    let claims = token::decode_claims(segments.payload)
-        .map_err(|e| format!("{}: {}", e.code(), e.message()))?;
+    let undecodable = |e: oathmesh_core::VerifyError| CliError::Token {
+        code: e.code().into_owned(),
+        message: e.message().to_owned(),
+    };
+    let segments = token::split(token).map_err(undecodable)?;
+    let header = token::decode_header(segments.header).map_err(undecodable)?;
+    let claims = token::decode_claims(segments.payload).map_err(undecodable)?;
     let now = SystemClock.now_secs();
     if as_json {
         let doc = json!({
@@ -33,7 +36,7 @@ pub fn run(token: Option<String>, as_json: bool) -> Result<std::process::ExitCod
         });
         println!(
             "{}",
-            serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
+            serde_json::to_string_pretty(&doc).expect("a JSON value serializes")
         );
     } else {
         print!("{}", explain(&header, &claims, token.len(), now));

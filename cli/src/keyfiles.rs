@@ -6,6 +6,28 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Why a key pair was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("{} already exists; use --force to overwrite", .0.display())]
+    Exists(PathBuf),
+    #[error("cannot create {} ({source}); use --force to overwrite", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot set permissions on {}: {source}", path.display())]
+    Permissions {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 pub struct WrittenKey {
     pub kid: String,
     pub private: PathBuf,
@@ -13,7 +35,7 @@ pub struct WrittenKey {
     pub jwks: PathBuf,
 }
 
-fn write_file(path: &Path, contents: &[u8], mode: u32, force: bool) -> Result<(), String> {
+fn write_file(path: &Path, contents: &[u8], mode: u32, force: bool) -> Result<(), KeyFileError> {
     let mut options = OpenOptions::new();
     options.write(true);
     if force {
@@ -26,21 +48,25 @@ fn write_file(path: &Path, contents: &[u8], mode: u32, force: bool) -> Result<()
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(mode);
     }
-    let mut file = options.open(path).map_err(|e| {
-        format!(
-            "cannot create {} ({e}); use --force to overwrite",
-            path.display()
-        )
+    let mut file = options.open(path).map_err(|source| KeyFileError::Create {
+        path: path.to_owned(),
+        source,
     })?;
     #[cfg(unix)]
     {
         // `mode` only applies to new files; with --force, tighten an existing one too.
         use std::os::unix::fs::PermissionsExt;
         file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| format!("cannot set permissions on {}: {e}", path.display()))?;
+            .map_err(|source| KeyFileError::Permissions {
+                path: path.to_owned(),
+                source,
+            })?;
     }
     file.write_all(contents)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(|source| KeyFileError::Write {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// `key.pem` -> (`key.pub.pem`, `jwks.json`) in the same folder.
@@ -53,15 +79,12 @@ fn companion_paths(private: &Path) -> (PathBuf, PathBuf) {
     (dir.join(format!("{stem}.pub.pem")), dir.join("jwks.json"))
 }
 
-pub fn write_new_key(private: &Path, force: bool) -> Result<WrittenKey, String> {
+pub fn write_new_key(private: &Path, force: bool) -> Result<WrittenKey, KeyFileError> {
     let key = generate_key();
     let (public, jwks) = companion_paths(private);
     // Refuse before writing anything, so a refused keygen leaves no half-written key pair.
     if !force && let Some(existing) = [private, &public, &jwks].into_iter().find(|p| p.exists()) {
-        return Err(format!(
-            "{} already exists; use --force to overwrite",
-            existing.display()
-        ));
+        return Err(KeyFileError::Exists(existing.to_owned()));
     }
     write_file(private, key.private_pem.as_bytes(), 0o600, force)?;
     write_file(&public, key.public_pem.as_bytes(), 0o644, force)?;

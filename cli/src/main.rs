@@ -3,16 +3,17 @@
 //! Exit codes: 0 success (token allowed), 1 token denied, 2 usage or configuration error.
 
 mod client_cmd;
+mod errors;
 mod exchange;
+mod flags;
 mod inspect;
 mod keyfiles;
 mod servers;
 mod shared;
 
 use clap::{Args, Parser, Subcommand};
-use oathmesh_core::{
-    Issuer, LocalSigner, MintRequest, RequestParts, SourceRequest, Verifier, VerifyContext,
-};
+use errors::{CliError, read_file, read_text};
+use oathmesh_core::{Issuer, LocalSigner, RequestParts, SourceRequest, Verifier, VerifyContext};
 use serde_json::json;
 use std::io::Read;
 use std::path::PathBuf;
@@ -56,7 +57,7 @@ enum Command {
     Token(client_cmd::TokenArgs),
     /// In a CI job: trade the GitHub Actions or GitLab CI ID token for an Oath Token.
     Exchange(exchange::ExchangeArgs),
-    /// Run the issuer server (PROTOCOL §9).
+    /// Run the issuer server (docs/issuer.md).
     Serve(servers::ServeArgs),
     /// Run the gateway: a verifying reverse proxy for upstreams that know nothing of OathMesh.
     Gateway(servers::GatewayArgs),
@@ -83,44 +84,17 @@ struct MintArgs {
     /// Issuer URL (`iss`).
     #[arg(long)]
     iss: String,
-    /// Subject, e.g. svc://checkout.
-    #[arg(long)]
-    sub: String,
-    /// Audience: the receiving service.
-    #[arg(long)]
-    aud: String,
-    /// Action, e.g. charge.
-    #[arg(long)]
-    act: String,
-    /// Lifetime in seconds (clamped to 300; default 120).
-    #[arg(long)]
-    ttl: Option<i64>,
-    /// Scopes (repeat the flag or separate with commas).
-    #[arg(long, value_delimiter = ',')]
-    scope: Vec<String>,
-    #[arg(long)]
-    env: Option<String>,
-    #[arg(long)]
-    tenant: Option<String>,
-    #[arg(long)]
-    reason: Option<String>,
-    /// Request binding hash (`sha256:...`); see --bind-method.
+    #[command(flatten)]
+    claims: flags::ClaimFlags,
+    /// Request binding hash (`sha256:...`) computed elsewhere; or use --bind-method.
     #[arg(long, conflicts_with = "bind_method")]
     rqh: Option<String>,
-    /// Bind the token to this request: method (with --bind-path, --bind-body-file).
-    #[arg(long, requires = "bind_path")]
-    bind_method: Option<String>,
-    /// Path and query of the bound request, exactly as it will be sent.
-    #[arg(long)]
-    bind_path: Option<String>,
-    /// Body of the bound request (default: empty).
-    #[arg(long)]
-    bind_body_file: Option<PathBuf>,
-    #[arg(long)]
-    delegated_by: Option<String>,
-    /// Source type (with --src-repo, ...), e.g. github_actions.
+    #[command(flatten)]
+    bind: flags::BindFlags,
+    /// Source type (with --src-repo), e.g. github_actions.
     #[arg(long)]
     src_type: Option<String>,
+    /// Source repository, e.g. acme/payments.
     #[arg(long)]
     src_repo: Option<String>,
     /// Key id to put in the header (default: the key's RFC 7638 thumbprint).
@@ -134,11 +108,16 @@ struct MintArgs {
 #[derive(Args)]
 struct VerifyArgs {
     /// A verifier configuration document (docs/configuration.md); replaces the flags below.
-    #[arg(long, conflicts_with_all = ["jwks", "iss", "aud", "policy"])]
+    #[arg(long, conflicts_with_all = ["jwks", "iss", "aud", "policy", "ca_file"])]
     config: Option<PathBuf>,
-    /// JWKS file with the issuer's public keys.
-    #[arg(long, required_unless_present = "config")]
+    /// JWKS file with the issuer's public keys. Without it the keys are fetched from each
+    /// trusted issuer's https://<iss>/.well-known/jwks.json.
+    #[arg(long)]
     jwks: Option<PathBuf>,
+    /// PEM bundle of extra CAs to trust when fetching the JWKS (a private CA), in addition to
+    /// the public roots.
+    #[arg(long, conflicts_with = "jwks")]
+    ca_file: Option<PathBuf>,
     /// Trusted issuer URL (repeatable).
     #[arg(long, required_unless_present = "config")]
     iss: Vec<String>,
@@ -157,9 +136,11 @@ struct VerifyArgs {
     /// The request to check a binding against: method (with --path, --body-file).
     #[arg(long, requires = "path")]
     method: Option<String>,
-    #[arg(long)]
+    /// Path and query of the request, exactly as received.
+    #[arg(long, requires = "method")]
     path: Option<String>,
-    #[arg(long)]
+    /// Body of the request (default: empty).
+    #[arg(long, requires = "method")]
     body_file: Option<PathBuf>,
     /// Tokens to verify, in order, with one verifier (so a repeated token is a replay).
     /// Reads one token per line from stdin when none is given.
@@ -175,43 +156,38 @@ struct InspectArgs {
     json: bool,
 }
 
-/// A failure that is the operator's to fix (exit 2), as opposed to a denied token (exit 1).
-pub(crate) struct UsageError(pub(crate) String);
-
-impl<E: std::fmt::Display> From<E> for UsageError {
-    fn from(e: E) -> Self {
-        UsageError(e.to_string())
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Servers set up their own logs once their configuration says which format.
+    if !matches!(cli.command, Command::Serve(_) | Command::Gateway(_)) {
+        oathmesh_serving::logging::init(oathmesh_serving::LogFormat::Text, "warn");
+    }
     let result = match cli.command {
         Command::Keygen(args) => keygen(args),
         Command::Mint(args) => mint(args),
         Command::Verify(args) => verify(args),
-        Command::Inspect(args) => inspect::run(args.token, args.json).map_err(UsageError),
+        Command::Inspect(args) => inspect::run(args.token, args.json),
         Command::Revoke(args) => shared::revoke(args),
         Command::Unrevoke(args) => shared::unrevoke(args),
         Command::Revocations(args) => shared::revocations(args),
         Command::Policy(command) => shared::policy(command),
         Command::Audit(command) => shared::audit(command),
-        Command::Token(args) => client_cmd::run(args).map_err(UsageError),
-        Command::Exchange(args) => exchange::run(args).map_err(UsageError),
-        Command::Serve(args) => servers::serve(args).map_err(UsageError),
+        Command::Token(args) => client_cmd::run(args),
+        Command::Exchange(args) => exchange::run(args),
+        Command::Serve(args) => servers::serve(args),
         Command::Gateway(args) => Ok(servers::gateway(args)),
-        Command::Keys(command) => servers::keys(command).map_err(UsageError),
+        Command::Keys(command) => servers::keys(command),
     };
     match result {
         Ok(code) => code,
-        Err(UsageError(message)) => {
-            eprintln!("oathmesh: {message}");
+        Err(error) => {
+            eprintln!("oathmesh: {error}");
             ExitCode::from(2)
         }
     }
 }
 
-fn keygen(args: KeygenArgs) -> Result<ExitCode, UsageError> {
+fn keygen(args: KeygenArgs) -> Result<ExitCode, CliError> {
     let written = keyfiles::write_new_key(&args.out, args.force)?;
     println!("kid: {}", written.kid);
     println!("private key: {} (mode 0600)", written.private.display());
@@ -220,78 +196,62 @@ fn keygen(args: KeygenArgs) -> Result<ExitCode, UsageError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_file(path: &PathBuf, what: &str) -> Result<Vec<u8>, UsageError> {
-    std::fs::read(path)
-        .map_err(|e| UsageError(format!("cannot read {what} {}: {e}", path.display())))
-}
-
-fn mint(args: MintArgs) -> Result<ExitCode, UsageError> {
-    let pem = String::from_utf8(read_file(&args.key, "key")?)?;
+fn mint(args: MintArgs) -> Result<ExitCode, CliError> {
+    let pem = read_text(&args.key, "key")?;
     let signer = LocalSigner::from_pem(&pem, args.kid)?;
     let issuer = Issuer::new(args.iss, Arc::new(signer))?;
-    let rqh = match (&args.rqh, &args.bind_method, &args.bind_path) {
-        (Some(rqh), _, _) => Some(rqh.clone()),
-        (None, Some(method), Some(path)) => {
-            let body = match &args.bind_body_file {
-                Some(p) => read_file(p, "body")?,
-                None => Vec::new(),
-            };
-            Some(oathmesh_core::canonical_request_hash(method, path, &body))
-        }
-        _ => None,
+    let rqh = match &args.rqh {
+        Some(rqh) => Some(rqh.clone()),
+        None => args.bind.rqh()?,
     };
-    let src = (args.src_type.is_some() || args.src_repo.is_some()).then(|| SourceRequest {
+    let mut request = args.claims.mint_request(rqh);
+    request.src = (args.src_type.is_some() || args.src_repo.is_some()).then(|| SourceRequest {
         kind: args.src_type,
         repo: args.src_repo,
         ..SourceRequest::default()
     });
-    let request = MintRequest {
-        sub: args.sub,
-        aud: args.aud,
-        act: args.act,
-        ttl_hint: args.ttl,
-        scope: (!args.scope.is_empty()).then_some(args.scope),
-        reason: args.reason,
-        env: args.env,
-        tenant: args.tenant,
-        rqh,
-        src,
-        delegated_by: args.delegated_by,
-    };
-    let minted = issuer
-        .mint(&request)
-        .map_err(|e| UsageError(format!("mint refused: {e}")))?;
+    let minted = issuer.mint(&request)?;
     if args.json {
-        println!("{}", serde_json::to_string(&minted)?);
+        println!(
+            "{}",
+            serde_json::to_string(&minted).expect("a minted token serializes")
+        );
     } else {
         println!("{}", minted.token);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn verifier_config(args: &VerifyArgs) -> Result<Vec<u8>, UsageError> {
+fn verifier_config(args: &VerifyArgs) -> Result<Vec<u8>, CliError> {
     if let Some(path) = &args.config {
         return read_file(path, "config");
     }
-    let jwks: serde_json::Value = serde_json::from_slice(&read_file(
-        args.jwks.as_ref().expect("clap requires --jwks"),
-        "jwks",
-    )?)
-    .map_err(|e| UsageError(format!("jwks: not valid JSON ({e})")))?;
     let mut doc = json!({
         "audience": args.aud,
         "trusted_issuers": args.iss,
-        "jwks": jwks,
         "leeway": args.leeway,
         "require_binding": args.require_binding,
     });
+    match (&args.jwks, &args.ca_file) {
+        (Some(path), _) => {
+            doc["jwks"] = serde_json::from_slice(&read_file(path, "jwks")?).map_err(|source| {
+                CliError::Json {
+                    what: "jwks",
+                    source,
+                }
+            })?;
+        }
+        // SEAM (core): the JWKS fetcher's CA bundle key, as the core names it.
+        (None, Some(ca_file)) => doc["jwks_fetch"] = json!({ "ca_file": ca_file }),
+        (None, None) => {}
+    }
     if let Some(policy) = &args.policy {
         doc["policy_file"] = json!(policy);
     }
-    Ok(serde_json::to_vec(&doc)?)
+    Ok(serde_json::to_vec(&doc).expect("a JSON value serializes"))
 }
 
-fn verify(args: VerifyArgs) -> Result<ExitCode, UsageError> {
+fn verify(args: VerifyArgs) -> Result<ExitCode, CliError> {
     let verifier = Verifier::from_json(&verifier_config(&args)?)?;
     let body = match &args.body_file {
         Some(p) => read_file(p, "body")?,
@@ -310,7 +270,9 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, UsageError> {
     };
     let tokens = if args.tokens.is_empty() {
         let mut input = String::new();
-        std::io::stdin().read_to_string(&mut input)?;
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .map_err(CliError::Stdin)?;
         input
             .lines()
             .map(str::trim)
@@ -321,7 +283,7 @@ fn verify(args: VerifyArgs) -> Result<ExitCode, UsageError> {
         args.tokens.clone()
     };
     if tokens.is_empty() {
-        return Err(UsageError("no token given (argument or stdin)".into()));
+        return Err(CliError::Usage("no token given (argument or stdin)"));
     }
     let mut all_allowed = true;
     for token in &tokens {

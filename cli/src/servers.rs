@@ -1,19 +1,22 @@
-//! The long-running commands: the issuer server and key rotation for it.
+//! The long-running commands: the issuer server, the gateway, and key rotation.
 
+use crate::errors::CliError;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Issuer configuration (TOML); secrets may come from the environment instead.
+    /// Issuer configuration (TOML, docs/issuer.md); relative paths in it are relative to its
+    /// folder, secrets may come from the environment instead. SIGHUP reloads keys and TLS.
     #[arg(long)]
     pub config: PathBuf,
 }
 
 #[derive(Args)]
 pub struct GatewayArgs {
-    /// Gateway configuration (TOML): listen address, upstream, verifier document, limits.
+    /// Gateway configuration (TOML, docs/gateway.md): listen address, upstream, verifier
+    /// document, TLS, limits. Relative paths in it are relative to its folder.
     #[arg(long)]
     pub config: PathBuf,
 }
@@ -29,25 +32,13 @@ pub enum KeysCommand {
     },
 }
 
-/// Structured logs on stderr; `RUST_LOG`-style filtering via `OATHMESH_LOG` (default info).
-fn init_logging() {
-    let level = std::env::var("OATHMESH_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .try_init();
-}
-
-pub fn serve(args: ServeArgs) -> Result<ExitCode, String> {
-    init_logging();
+/// Logs as the file's `log_format` says, filtered by `OATHMESH_LOG`.
+pub fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     oathmesh_issuer::run_from_file(&args.config)?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn keys(command: KeysCommand) -> Result<ExitCode, String> {
+pub fn keys(command: KeysCommand) -> Result<ExitCode, CliError> {
     match command {
         KeysCommand::Rotate { dir } => {
             let now = oathmesh_core::Clock::now_secs(&oathmesh_core::SystemClock);
@@ -60,6 +51,6 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode, String> {
 
 /// Runs the verifying reverse proxy until Ctrl-C or SIGTERM.
 pub fn gateway(args: GatewayArgs) -> ExitCode {
-    // The gateway sets up its own logging (same OATHMESH_LOG variable).
+    // The gateway sets up its own logging (log_format, OATHMESH_LOG).
     oathmesh_gateway::main_with_config_file(&args.config)
 }

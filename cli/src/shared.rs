@@ -1,7 +1,7 @@
 //! Commands for the shared state of a fleet: the Redis revocation list, policy files and the
 //! HMAC-chained audit log.
 
-use crate::UsageError;
+use crate::errors::{CliError, read_file};
 use clap::{Args, Subcommand};
 use oathmesh_core::audit_chain;
 use oathmesh_core::clock::{Clock, SystemClock};
@@ -48,18 +48,18 @@ pub enum AuditCommand {
     },
 }
 
-fn list(redis: &RedisArgs) -> Result<RedisRevocationList, UsageError> {
+fn list(redis: &RedisArgs) -> Result<RedisRevocationList, CliError> {
     let pool = RedisPool::new(&redis.redis, Duration::from_secs(2))?;
     Ok(RedisRevocationList::new(pool))
 }
 
-pub fn revoke(args: RevokeArgs) -> Result<ExitCode, UsageError> {
+pub fn revoke(args: RevokeArgs) -> Result<ExitCode, CliError> {
     list(&args.redis)?.revoke(&args.subject, SystemClock.now_secs())?;
     println!("revoked {}", args.subject);
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn unrevoke(args: RevokeArgs) -> Result<ExitCode, UsageError> {
+pub fn unrevoke(args: RevokeArgs) -> Result<ExitCode, CliError> {
     if list(&args.redis)?.unrevoke(&args.subject)? {
         println!("unrevoked {}", args.subject);
     } else {
@@ -68,7 +68,7 @@ pub fn unrevoke(args: RevokeArgs) -> Result<ExitCode, UsageError> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn revocations(args: RedisArgs) -> Result<ExitCode, UsageError> {
+pub fn revocations(args: RedisArgs) -> Result<ExitCode, CliError> {
     for (subject, revoked_at) in list(&args)?.list()? {
         println!(
             "{}",
@@ -78,7 +78,7 @@ pub fn revocations(args: RedisArgs) -> Result<ExitCode, UsageError> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn policy(command: PolicyCommand) -> Result<ExitCode, UsageError> {
+pub fn policy(command: PolicyCommand) -> Result<ExitCode, CliError> {
     let PolicyCommand::Validate { file, pkl } = command;
     match load_policy_file(&file, pkl.as_deref()) {
         Ok(policy) => {
@@ -92,13 +92,12 @@ pub fn policy(command: PolicyCommand) -> Result<ExitCode, UsageError> {
     }
 }
 
-pub fn audit(command: AuditCommand) -> Result<ExitCode, UsageError> {
+pub fn audit(command: AuditCommand) -> Result<ExitCode, CliError> {
     let AuditCommand::Verify { key_file, file } = command;
     let key = audit_chain::read_key_file(&key_file)
-        .map_err(|e| UsageError(format!("cannot read key {}: {e}", key_file.display())))?;
-    audit_chain::check_key(&key).map_err(UsageError)?;
-    let bytes = std::fs::read(&file)
-        .map_err(|e| UsageError(format!("cannot read {}: {e}", file.display())))?;
+        .map_err(|e| CliError::read("audit key", &key_file, e))?;
+    audit_chain::check_key(&key).map_err(CliError::Audit)?;
+    let bytes = read_file(&file, "audit log")?;
     let text = String::from_utf8_lossy(&bytes);
     match audit_chain::verify_log(&key, &text) {
         Ok(count) => {

@@ -8,10 +8,14 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: oathmesh gateway --config <gateway.toml>
 
-Runs the OathMesh verifying reverse proxy. Environment overrides: OATHMESH_GATEWAY_LISTEN,
-OATHMESH_GATEWAY_UPSTREAM, OATHMESH_GATEWAY_VERIFIER_FILE, OATHMESH_GATEWAY_VERIFIER_JSON,
-OATHMESH_GATEWAY_REDIS_URL, OATHMESH_GATEWAY_MAX_BODY_BYTES, ... (see gateway/README.md).
-Logs go to stderr; set OATHMESH_LOG (e.g. `debug`) to change the level.";
+Runs the OathMesh verifying reverse proxy (docs/gateway.md lists every key).
+  -c, --config <FILE>  the gateway's TOML configuration; relative paths in it are relative
+                       to its folder
+  -h, --help           print this help
+Environment overrides: OATHMESH_GATEWAY_<KEY> for listen, upstream, verifier_file,
+verifier_json, redis_url, max_body_bytes, metrics_listen, log_format and the other scalar
+keys. Logs go to stderr (log_format = \"text\" or \"json\"); OATHMESH_LOG is a tracing
+EnvFilter (e.g. `debug`, `oathmesh_gateway=debug,info`). SIGHUP reloads the TLS files.";
 
 /// Runs the gateway from command-line arguments (without the program and subcommand names):
 /// `--config <path>`. Exit codes: 0 after a clean shutdown (Ctrl-C or SIGTERM), 1 when the
@@ -51,7 +55,6 @@ where
 /// Loads the TOML file (plus environment overrides) and runs the gateway until Ctrl-C or
 /// SIGTERM, on a multi-threaded runtime with logs on stderr.
 pub fn main_with_config_file(path: &Path) -> ExitCode {
-    init_logging();
     let config = match GatewayConfig::from_toml_file(path) {
         Ok(config) => config,
         Err(error) => {
@@ -59,6 +62,7 @@ pub fn main_with_config_file(path: &Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    oathmesh_serving::logging::init(config.log_format, "info");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -69,9 +73,14 @@ pub fn main_with_config_file(path: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(crate::run(config, shutdown_signal())) {
+    match runtime.block_on(crate::run(
+        config,
+        oathmesh_serving::reload::shutdown_signal(),
+    )) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error @ GatewayError::Verifier(_)) | Err(error @ GatewayError::Config(_)) => {
+        Err(
+            error @ (GatewayError::Verifier(_) | GatewayError::Config(_) | GatewayError::Tls(_)),
+        ) => {
             eprintln!("oathmesh gateway: {error}");
             ExitCode::from(2)
         }
@@ -80,36 +89,4 @@ pub fn main_with_config_file(path: &Path) -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-/// Logs to stderr; a no-op when the embedding program already installed a subscriber.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OATHMESH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutdown requested");
 }

@@ -1,11 +1,17 @@
 //! Gateway configuration: a TOML file, then `OATHMESH_GATEWAY_*` environment overrides.
+//! docs/gateway.md lists every key.
 //!
 //! The verifier itself is configured by the core's one JSON document (docs/configuration.md),
 //! given inline as a `[verifier]` table, as JSON text, or as a file path. The gateway passes it
-//! through untouched, so JWKS fetching, Redis replay and revocation, and policy reload all work
-//! exactly as they do in every binding.
+//! through (after making its relative paths absolute), so JWKS fetching, Redis replay and
+//! revocation, and policy reload all work exactly as they do in every binding.
+//!
+//! Relative paths: in the TOML file they are relative to the TOML file's folder; inside a
+//! `verifier_file` they are relative to that file's folder.
 
 use http::Uri;
+use oathmesh_serving::tls::ClientTlsSettings;
+use oathmesh_serving::{LogFormat, TlsSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,6 +59,14 @@ pub struct GatewayConfig {
     pub header_read_timeout: Duration,
     /// How long in-flight requests may run after shutdown is asked for.
     pub shutdown_grace: Duration,
+    /// TLS on the listener (and on `metrics_listen`); plain HTTP when absent.
+    pub tls: Option<TlsSettings>,
+    /// Trust and client certificate for an `https://` upstream.
+    pub upstream_tls: ClientTlsSettings,
+    /// Serve `/healthz` and `/metrics` on this address only; the main listener then
+    /// forwards every path to the upstream.
+    pub metrics_listen: Option<SocketAddr>,
+    pub log_format: LogFormat,
 }
 
 /// A configuration that cannot be used; the message names the key.
@@ -89,10 +103,14 @@ struct FileConfig {
     max_uri_bytes: Option<u64>,
     header_read_timeout_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
+    tls: Option<TlsSettings>,
+    upstream_tls: Option<ClientTlsSettings>,
+    metrics_listen: Option<String>,
+    log_format: Option<String>,
 }
 
 /// Keys an environment variable may override, and whether the value is a number.
-const ENV_KEYS: [(&str, bool); 13] = [
+const ENV_KEYS: [(&str, bool); 15] = [
     ("listen", false),
     ("upstream", false),
     ("verifier_json", false),
@@ -106,6 +124,8 @@ const ENV_KEYS: [(&str, bool); 13] = [
     ("max_uri_bytes", true),
     ("header_read_timeout_ms", true),
     ("shutdown_grace_ms", true),
+    ("metrics_listen", false),
+    ("log_format", false),
 ];
 
 const VERIFIER_SOURCES: [&str; 3] = ["verifier", "verifier_json", "verifier_file"];
@@ -125,6 +145,10 @@ impl GatewayConfig {
             max_uri_bytes: defaults::MAX_URI_BYTES,
             header_read_timeout: Duration::from_millis(defaults::HEADER_READ_TIMEOUT_MS),
             shutdown_grace: Duration::from_millis(defaults::SHUTDOWN_GRACE_MS),
+            tls: None,
+            upstream_tls: ClientTlsSettings::default(),
+            metrics_listen: None,
+            log_format: LogFormat::Text,
         })
     }
 
@@ -133,8 +157,8 @@ impl GatewayConfig {
     pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        Self::from_toml_str(&text, base, |key| std::env::var(key).ok())
+        let base = oathmesh_serving::paths::folder_of(path);
+        Self::from_toml_str(&text, &base, |key| std::env::var(key).ok())
     }
 
     /// Parses TOML text; `env` looks up overrides (`OATHMESH_GATEWAY_<KEY>`), so tests can
@@ -206,6 +230,31 @@ impl GatewayConfig {
         if let Some(v) = file.shutdown_grace_ms {
             config.shutdown_grace = Duration::from_millis(v);
         }
+        if let Some(mut tls) = file.tls {
+            tls.resolve_paths(base_dir);
+            config.tls = Some(tls);
+        }
+        if let Some(mut upstream_tls) = file.upstream_tls {
+            if config.upstream.scheme_str() != Some("https") {
+                return Err(err(
+                    "upstream_tls: only for an https:// upstream (the upstream is http://)",
+                ));
+            }
+            upstream_tls.resolve_paths(base_dir);
+            config.upstream_tls = upstream_tls;
+        }
+        if let Some(listen) = file.metrics_listen {
+            config.metrics_listen = Some(listen.parse().map_err(|_| {
+                err(format!(
+                    "metrics_listen: `{listen}` is not an address like 127.0.0.1:9090"
+                ))
+            })?);
+        }
+        if let Some(format) = file.log_format {
+            config.log_format = format
+                .parse()
+                .map_err(|e: String| err(format!("log_format: {e}")))?;
+        }
         Ok(config)
     }
 }
@@ -244,6 +293,9 @@ fn load_verifier_document(
     file: Option<PathBuf>,
     base_dir: &Path,
 ) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
+    // The folder the document's own relative paths (jwks_file, policy_file, ...) resolve
+    // against: the TOML file's for an inline table or JSON text, the verifier file's own.
+    let mut document_dir = base_dir.to_owned();
     let value: serde_json::Value = match (inline, json, file) {
         (Some(table), None, None) => serde_json::to_value(table)
             .map_err(|e| err(format!("verifier: cannot convert to JSON: {e}")))?,
@@ -251,11 +303,8 @@ fn load_verifier_document(
             serde_json::from_str(&text).map_err(|e| err(format!("verifier_json: not JSON: {e}")))?
         }
         (None, None, Some(path)) => {
-            let path = if path.is_relative() {
-                base_dir.join(path)
-            } else {
-                path
-            };
+            let path = oathmesh_serving::paths::beside(base_dir, &path);
+            document_dir = oathmesh_serving::paths::folder_of(&path);
             let bytes = std::fs::read(&path).map_err(|e| {
                 err(format!(
                     "verifier_file: cannot read {}: {e}",
@@ -281,20 +330,55 @@ fn load_verifier_document(
         }
     };
     match value {
-        serde_json::Value::Object(map) => Ok(map),
+        serde_json::Value::Object(mut map) => {
+            resolve_document_paths(&mut map, &document_dir);
+            Ok(map)
+        }
         _ => Err(err("verifier: must be a JSON object")),
     }
 }
 
-/// `http://host:port[/prefix]`. TLS to the upstream is not supported: the gateway is meant
-/// to sit next to its upstream (same host or pod).
+/// The members of the core's verifier document that name files, as `[path]` from the root.
+// SEAM (core): the core should own this list (or take a base folder when it parses the
+// document) so every binding resolves a configuration file's paths the same way.
+const VERIFIER_PATH_KEYS: [&[&str]; 6] = [
+    &["jwks_file"],
+    &["policy_file"],
+    &["ca_file"],
+    &["jwks_fetch", "ca_file"],
+    &["audit", "file"],
+    &["audit", "hmac_key_file"],
+];
+
+/// Makes the document's relative file paths absolute against `dir`. Values that are not
+/// strings are left for the core to refuse with its own typed error.
+fn resolve_document_paths(doc: &mut serde_json::Map<String, serde_json::Value>, dir: &Path) {
+    for key_path in VERIFIER_PATH_KEYS {
+        let Some((last, parents)) = key_path.split_last() else {
+            continue;
+        };
+        let mut node = Some(&mut *doc);
+        for parent in parents {
+            node = node
+                .and_then(|n| n.get_mut(*parent))
+                .and_then(|v| v.as_object_mut());
+        }
+        if let Some(serde_json::Value::String(path)) = node.and_then(|n| n.get_mut(*last)) {
+            let resolved = oathmesh_serving::paths::beside(dir, Path::new(path.as_str()));
+            *path = resolved.to_string_lossy().into_owned();
+        }
+    }
+}
+
+/// `http://host:port[/prefix]` or `https://...` (trust from `[upstream_tls]` plus the public
+/// web roots).
 pub fn parse_upstream(text: &str) -> Result<Uri, ConfigError> {
     let uri: Uri = text
         .parse()
         .map_err(|_| err(format!("upstream: `{text}` is not a URL")))?;
-    if uri.scheme_str() != Some("http") {
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
         return Err(err(format!(
-            "upstream: `{text}` must start with http:// (TLS upstreams are not supported)"
+            "upstream: `{text}` must start with http:// or https://"
         )));
     }
     if uri.authority().is_none() {
@@ -367,8 +451,16 @@ mod tests {
             ("upstream = \"http://x:1\"", "verifier: required"),
             ("[verifier]\naudience = \"a\"", "upstream: required"),
             (
-                "upstream = \"https://x:1\"\nverifier_json = \"{}\"",
-                "upstream: `https://x:1` must start with http://",
+                "upstream = \"ftp://x:1\"\nverifier_json = \"{}\"",
+                "upstream: `ftp://x:1` must start with http:// or https://",
+            ),
+            (
+                "upstream = \"http://x:1\"\nverifier_json = \"{}\"\n[upstream_tls]\nca_file = \"ca.pem\"",
+                "upstream_tls: only for an https:// upstream",
+            ),
+            (
+                "upstream = \"http://x:1\"\nverifier_json = \"{}\"\nlog_format = \"xml\"",
+                "log_format: `xml` is not text or json",
             ),
             (
                 "upstream = \"http://x:1\"\nverifier_json = \"{}\"\nverifier_file = \"v.json\"",
@@ -398,6 +490,40 @@ mod tests {
         assert!(
             bad_env.0.contains("OATHMESH_GATEWAY_UPSTREAM_TIMEOUT_MS"),
             "{bad_env}"
+        );
+    }
+
+    #[test]
+    fn every_relative_path_is_beside_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf")).unwrap();
+        std::fs::write(
+            dir.path().join("conf/verifier.json"),
+            r#"{"audience":"a","trusted_issuers":["i"],"jwks_file":"jwks.json","audit":{"file":"/var/log/a.ndjson","hmac_key_file":"audit.key"}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("gateway.toml"),
+            "upstream = \"https://up.internal\"\nverifier_file = \"conf/verifier.json\"\n\
+             [tls]\ncert_file = \"tls/gw.crt\"\nkey_file = \"/abs/gw.key\"\n\
+             [upstream_tls]\nca_file = \"tls/ca.pem\"\n",
+        )
+        .unwrap();
+        let c = GatewayConfig::from_toml_file(&dir.path().join("gateway.toml")).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&c.verifier_json).unwrap();
+        let conf = dir.path().join("conf");
+        assert_eq!(doc["jwks_file"], conf.join("jwks.json").to_str().unwrap());
+        assert_eq!(
+            doc["audit"]["hmac_key_file"],
+            conf.join("audit.key").to_str().unwrap()
+        );
+        assert_eq!(doc["audit"]["file"], "/var/log/a.ndjson");
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.cert_file, dir.path().join("tls/gw.crt"));
+        assert_eq!(tls.key_file, Path::new("/abs/gw.key"));
+        assert_eq!(
+            c.upstream_tls.ca_file.unwrap(),
+            dir.path().join("tls/ca.pem")
         );
     }
 

@@ -137,6 +137,7 @@ pub fn rewrite_request_headers(
     caller: &Caller,
     request_id: &str,
     client_ip: Option<std::net::IpAddr>,
+    proto: &'static str,
 ) -> Result<(), ProxyError> {
     remove_hop_by_hop(headers);
     headers.remove(header::AUTHORIZATION);
@@ -166,7 +167,7 @@ pub fn rewrite_request_headers(
     if let Some(host) = headers.remove(header::HOST) {
         headers.insert(X_FORWARDED_HOST, host);
     }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     if let Some(ip) = client_ip {
         append_forwarded_for(headers, ip);
     }
@@ -223,7 +224,14 @@ mod tests {
         h.insert("x-secret-hop", "1".parse().unwrap());
         h.insert(header::HOST, "gateway.example".parse().unwrap());
         h.insert("x-app", "kept".parse().unwrap());
-        rewrite_request_headers(&mut h, &caller(), "rid", Some([127, 0, 0, 1].into())).unwrap();
+        rewrite_request_headers(
+            &mut h,
+            &caller(),
+            "rid",
+            Some([127, 0, 0, 1].into()),
+            "http",
+        )
+        .unwrap();
         assert!(h.get(header::AUTHORIZATION).is_none());
         assert_eq!(h["x-oathmesh-subject"], "svc://checkout");
         assert!(
@@ -245,7 +253,8 @@ mod tests {
     fn control_characters_in_claims_are_refused() {
         let mut c = caller();
         c.tenant = Some("a\nX-Injected: 1".into());
-        let err = rewrite_request_headers(&mut HeaderMap::new(), &c, "rid", None).unwrap_err();
+        let err =
+            rewrite_request_headers(&mut HeaderMap::new(), &c, "rid", None, "http").unwrap_err();
         assert_eq!(err, ProxyError::ClaimNotForwardable);
     }
 

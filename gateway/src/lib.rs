@@ -1,8 +1,9 @@
 //! # oathmesh-gateway
 //!
-//! A verifying reverse proxy (PROTOCOL §11) for upstreams that know nothing of OathMesh.
+//! A verifying reverse proxy (docs/gateway.md) for upstreams that know nothing of OathMesh.
 //! Every request's `Authorization: OathMesh <token>` goes through the core's verifier; a
-//! denied request gets the PROTOCOL §2 JSON error and never reaches the upstream. An allowed
+//! denied request gets the core's JSON error (docs/protocol.md, "Pipeline") and never reaches
+//! the upstream. An allowed
 //! one reaches it without `Authorization` and without any `X-OathMesh-*` header the caller
 //! sent, and with `X-OathMesh-Subject`, `-Issuer`, `-Action`, `-Token-Id`, `-Env`, `-Tenant`
 //! and `-Scope` set from the verified token.
@@ -19,6 +20,7 @@ mod cli;
 pub mod config;
 mod errors;
 pub mod headers;
+pub mod metrics;
 mod proxy;
 mod server;
 
@@ -30,30 +32,24 @@ pub use proxy::Gateway;
 pub use server::{BoundGateway, bind, bind_with, run};
 
 /// Why the gateway could not start.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     /// The gateway's TOML configuration.
-    Config(config::ConfigError),
+    #[error("gateway configuration: {0}")]
+    Config(#[from] config::ConfigError),
     /// The verifier configuration document, as the core reports it.
+    #[error("verifier configuration: {0}")]
     Verifier(oathmesh_core::ConfigError),
+    /// A `[tls]` or `[upstream_tls]` file.
+    #[error("gateway configuration: {0}")]
+    Tls(#[from] oathmesh_serving::TlsError),
     /// Listening failed.
-    Io(String),
-}
-
-impl std::fmt::Display for GatewayError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            GatewayError::Config(e) => write!(f, "gateway configuration: {e}"),
-            GatewayError::Verifier(e) => write!(f, "verifier configuration: {e}"),
-            GatewayError::Io(e) => f.write_str(e),
-        }
-    }
-}
-
-impl std::error::Error for GatewayError {}
-
-impl From<config::ConfigError> for GatewayError {
-    fn from(error: config::ConfigError) -> Self {
-        GatewayError::Config(error)
-    }
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    /// The runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
 }

@@ -6,15 +6,18 @@ use crate::body::{BoxError, GatewayBody, full, stream};
 use crate::config::GatewayConfig;
 use crate::errors::{ProxyError, verify_error_response};
 use crate::headers::{self, HeadLimits, X_REQUEST_ID};
+use crate::metrics::{GatewayMetrics, Outcome};
 use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Request, Response, Uri, header};
 use http_body_util::{BodyExt, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use oathmesh_core::{Caller, RequestParts, Verifier, VerifyContext, VerifyError};
-use std::net::SocketAddr;
+use oathmesh_serving::ConnectionInfo;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +30,8 @@ pub struct Gateway {
 
 struct Inner {
     verifier: Verifier,
-    client: Client<HttpConnector, GatewayBody>,
+    client: Client<HttpsConnector<HttpConnector>, GatewayBody>,
+    upstream_scheme: Scheme,
     upstream_authority: Authority,
     /// The upstream URL's path without its trailing `/` (`""` for none), put before every
     /// forwarded path.
@@ -35,6 +39,7 @@ struct Inner {
     limits: HeadLimits,
     max_body_bytes: usize,
     upstream_timeout: Duration,
+    metrics: GatewayMetrics,
 }
 
 /// Idle upstream connections kept per host: enough for a busy sidecar, bounded for memory.
@@ -46,30 +51,42 @@ impl Gateway {
     pub fn new(config: &GatewayConfig) -> Result<Gateway, GatewayError> {
         let verifier =
             Verifier::from_json(&config.verifier_json).map_err(GatewayError::Verifier)?;
-        Ok(Gateway::with_verifier(config, verifier))
+        Gateway::with_verifier(config, verifier)
     }
 
     /// Uses a verifier built by the embedder (for example with extra audit sinks); the
     /// config's `verifier_json` is ignored.
-    pub fn with_verifier(config: &GatewayConfig, verifier: Verifier) -> Gateway {
+    pub fn with_verifier(
+        config: &GatewayConfig,
+        verifier: Verifier,
+    ) -> Result<Gateway, GatewayError> {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(config.upstream_connect_timeout));
+        connector.enforce_http(false);
+        let tls = oathmesh_serving::tls::client_config(&config.upstream_tls, "upstream_tls")?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
             .build(connector);
+        let upstream_scheme = config.upstream.scheme().cloned().unwrap_or(Scheme::HTTP);
         let upstream_authority = config
             .upstream
             .authority()
             .cloned()
             .expect("GatewayConfig checks the upstream has a host");
         let upstream_prefix = config.upstream.path().trim_end_matches('/').to_owned();
-        Gateway {
+        let gateway = Gateway {
             inner: Arc::new(Inner {
                 verifier,
                 client,
+                upstream_scheme,
                 upstream_authority,
                 upstream_prefix,
                 limits: HeadLimits {
@@ -79,19 +96,34 @@ impl Gateway {
                 },
                 max_body_bytes: config.max_body_bytes,
                 upstream_timeout: config.upstream_timeout,
+                metrics: GatewayMetrics::default(),
             }),
-        }
+        };
+        // Count the verifier's backend events (JWKS, Redis breaker, policy reloads). A weak
+        // reference: the subscription lives in the verifier, which the gateway owns.
+        let weak = Arc::downgrade(&gateway.inner);
+        gateway.inner.verifier.subscribe_ops(move |event| {
+            if let Some(inner) = weak.upgrade() {
+                inner.metrics.backend_event(event.event, event.state);
+            }
+        });
+        Ok(gateway)
     }
 
     pub fn verifier(&self) -> &Verifier {
         &self.inner.verifier
     }
 
-    /// Handles one request from `client` (the peer address, for `X-Forwarded-For`).
+    pub fn metrics(&self) -> &GatewayMetrics {
+        &self.inner.metrics
+    }
+
+    /// Handles one request from `client` (the peer address, for `X-Forwarded-For`, and
+    /// whether it came over TLS, for `X-Forwarded-Proto`).
     pub async fn handle<B>(
         &self,
         request: Request<B>,
-        client: Option<SocketAddr>,
+        client: Option<&ConnectionInfo>,
     ) -> Response<GatewayBody>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -102,14 +134,20 @@ impl Gateway {
         let method = request.method().clone();
         // The path only: queries can carry secrets, and no log line may.
         let path = request.uri().path().to_owned();
+        let metrics = &self.inner.metrics;
         let response = match self.forward(request, client, &request_id).await {
-            Ok(response) => response,
+            Ok(response) => {
+                let status = response.status();
+                metrics.request(Outcome::Forwarded, status_label(status));
+                response
+            }
             Err(Refusal::Verify(error)) => {
                 tracing::info!(
                     request_id = %request_id, %method, %path,
                     code = %error.code(), step = error.step().as_str(),
                     "request denied"
                 );
+                metrics.request(Outcome::Denied, error.code());
                 verify_error_response(&error, &request_id)
             }
             Err(Refusal::Proxy(error)) => {
@@ -117,6 +155,7 @@ impl Gateway {
                     request_id = %request_id, %method, %path, code = error.code(),
                     "request failed"
                 );
+                metrics.request(Outcome::Failed, Cow::Borrowed(error.code()));
                 error.response(&request_id)
             }
         };
@@ -132,7 +171,7 @@ impl Gateway {
     async fn forward<B>(
         &self,
         request: Request<B>,
-        client: Option<SocketAddr>,
+        client: Option<&ConnectionInfo>,
         request_id: &str,
     ) -> Result<Response<GatewayBody>, Refusal>
     where
@@ -172,14 +211,24 @@ impl Gateway {
             &mut parts.headers,
             &caller,
             request_id,
-            client.map(|a| a.ip()),
+            client.map(|c| c.peer.ip()),
+            if client.is_some_and(|c| c.tls) {
+                "https"
+            } else {
+                "http"
+            },
         )?;
         parts.uri = self.upstream_uri(&path_and_query)?;
         parts.version = http::Version::HTTP_11;
         let upstream_request = Request::from_parts(parts, body);
 
         let sent = inner.client.request(upstream_request);
-        let response = match tokio::time::timeout(inner.upstream_timeout, sent).await {
+        let upstream_started = Instant::now();
+        let answered = tokio::time::timeout(inner.upstream_timeout, sent).await;
+        inner
+            .metrics
+            .upstream_answered_in(upstream_started.elapsed().as_secs_f64());
+        let response = match answered {
             Err(_elapsed) => return Err(ProxyError::UpstreamTimeout.into()),
             Ok(Err(error)) => {
                 tracing::warn!(request_id, error = %error_chain(&error), "upstream request failed");
@@ -211,9 +260,15 @@ impl Gateway {
             request_id: Some(request_id),
             required_action: None,
         };
-        self.inner
+        let started = Instant::now();
+        let result = self
+            .inner
             .verifier
-            .verify_authorization(authorization, &context)
+            .verify_authorization(authorization, &context);
+        self.inner
+            .metrics
+            .verified_in(started.elapsed().as_secs_f64());
+        result
     }
 
     /// Reads the whole body, refusing (413) before reading when `Content-Length` is already
@@ -244,11 +299,23 @@ impl Gateway {
         let inner = &*self.inner;
         let target = format!("{}{}", inner.upstream_prefix, path_and_query);
         Uri::builder()
-            .scheme(Scheme::HTTP)
+            .scheme(inner.upstream_scheme.clone())
             .authority(inner.upstream_authority.clone())
             .path_and_query(target)
             .build()
             .map_err(|_| ProxyError::RequestTargetInvalid)
+    }
+}
+
+/// The upstream's status as a label, without allocating for the common ones.
+fn status_label(status: http::StatusCode) -> Cow<'static, str> {
+    match status.as_u16() {
+        200 => Cow::Borrowed("200"),
+        201 => Cow::Borrowed("201"),
+        204 => Cow::Borrowed("204"),
+        304 => Cow::Borrowed("304"),
+        404 => Cow::Borrowed("404"),
+        other => Cow::Owned(other.to_string()),
     }
 }
 

@@ -1,19 +1,23 @@
-//! The HTTP API (PROTOCOL §9). Errors are `{"error", "message", "fix"}` with a stable code.
+//! The HTTP API (docs/issuer.md). Refusals are `{"error", "message", "fix"}` with a stable
+//! [`ErrorCode`].
 
+use crate::IssuerError;
 use crate::clients::{AuthError, ClientRegistry};
 use crate::config::IssuerConfig;
+use crate::errors::{ApiError, ErrorCode};
 use crate::exchange::{Exchanger, ProviderKind};
-use crate::keyring::{self, Keyring};
+use crate::keyring::{self, KeyError, Keyring};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::revocations::RevocationStore;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use oathmesh_core::{Clock, MintRequest, keys};
+use oathmesh_serving::{ClientCertMode, ConnectionInfo, ServerTls};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, RwLock};
@@ -30,8 +34,10 @@ pub struct AppState {
     pub(crate) revocations: Arc<dyn RevocationStore>,
     admin_hash: Option<[u8; 32]>,
     pub(crate) clock: Arc<dyn Clock>,
-    /// The CI OIDC exchange (PROTOCOL §10).
+    /// The CI OIDC exchange (docs/protocol.md, CI OIDC exchange).
     pub exchanger: Exchanger,
+    /// The listener's TLS (from `[tls]`), reloaded while serving.
+    pub tls: Option<Arc<ServerTls>>,
 }
 
 impl AppState {
@@ -39,10 +45,18 @@ impl AppState {
         config: IssuerConfig,
         revocations: Arc<dyn RevocationStore>,
         clock: Arc<dyn Clock>,
-    ) -> Result<AppState, String> {
+    ) -> Result<AppState, IssuerError> {
         let keyring = Keyring::load(&config.key_dir, &config.issuer)?;
         let clients = ClientRegistry::new(&config.clients, &config.issuer)?;
         let exchanger = Exchanger::new(&config.exchange, &config.issuer, clock.clone())?;
+        let tls = match &config.tls {
+            Some(settings) => Some(ServerTls::load(
+                settings.clone(),
+                "tls",
+                ClientCertMode::Optional,
+            )?),
+            None => None,
+        };
         let admin_hash = config.admin_token_sha256.as_deref().map(|h| {
             let mut out = [0u8; 32];
             for (i, byte) in out.iter_mut().enumerate() {
@@ -60,6 +74,7 @@ impl AppState {
             admin_hash,
             clock,
             exchanger,
+            tls,
         })
     }
 
@@ -76,7 +91,7 @@ impl AppState {
     }
 
     /// Re-reads the key folder if it changed; returns the active kid after the check.
-    pub fn reload_keys_if_changed(&self) -> Result<Option<String>, String> {
+    pub fn reload_keys_if_changed(&self) -> Result<Option<String>, KeyError> {
         let current = self.keyring();
         if keyring::fingerprint(&self.config.key_dir) == current.fingerprint {
             return Ok(None);
@@ -86,70 +101,49 @@ impl AppState {
         *self.keyring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
         Ok(Some(kid))
     }
-}
 
-/// A refused request.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    pub(crate) code: &'static str,
-    message: String,
-    fix: &'static str,
-    retry_after: Option<u64>,
-}
-
-impl ApiError {
-    pub(crate) fn with_retry_after(mut self, secs: u64) -> Self {
-        self.retry_after = Some(secs);
-        self
-    }
-
-    pub(crate) fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<String>,
-        fix: &'static str,
-    ) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            fix,
-            retry_after: None,
-        }
+    /// Whether clients can authenticate with certificates (`tls.client_ca_file` is set).
+    fn accepts_client_certificates(&self) -> bool {
+        self.tls
+            .as_ref()
+            .is_some_and(|t| t.client_cert_mode().is_some())
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = Json(json!({"error": self.code, "message": self.message, "fix": self.fix}));
-        let mut response = (self.status, body).into_response();
-        if let Some(secs) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"oathmesh\", OathMesh-Client"),
-            );
-        }
-        response
-    }
+/// Which endpoints a router serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoints {
+    /// Everything, `/metrics` included.
+    All,
+    /// Everything but `/metrics` (served on `metrics_listen` instead).
+    WithoutMetrics,
+    /// Only `/metrics` and `/healthz` (the `metrics_listen` listener).
+    MetricsOnly,
 }
 
-fn revocation_unavailable() -> ApiError {
+fn not_found() -> ApiError {
     ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "revocation_unavailable",
-        "the revocation store is unreachable",
-        "Retry shortly.",
+        ErrorCode::NotFound,
+        "no such endpoint",
+        "See GET /.well-known/oathmesh-issuer for the API.",
     )
 }
 
+/// The whole API on one listener (what tests and embedders use).
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    router_for(state, Endpoints::All)
+}
+
+pub fn router_for(state: Arc<AppState>, endpoints: Endpoints) -> Router {
+    let health = || async { Json(json!({"status": "ok"})) };
+    if endpoints == Endpoints::MetricsOnly {
+        return Router::new()
+            .route("/metrics", get(metrics))
+            .route("/healthz", get(health))
+            .fallback(|| async { not_found() })
+            .with_state(state);
+    }
+    let api = Router::new()
         .route("/v1/token", post(mint))
         .route("/v1/exchange/{provider}", post(crate::exchange::exchange))
         .route("/.well-known/jwks.json", get(jwks))
@@ -159,17 +153,13 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/admin/revoke",
             post(admin_revoke).delete(admin_unrevoke),
         )
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/metrics", get(metrics))
-        .fallback(|| async {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no such endpoint",
-                "See GET /.well-known/oathmesh-issuer for the API.",
-            )
-        })
-        .with_state(state)
+        .route("/healthz", get(health));
+    let api = if endpoints == Endpoints::All {
+        api.route("/metrics", get(metrics))
+    } else {
+        api
+    };
+    api.fallback(|| async { not_found() }).with_state(state)
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -187,8 +177,7 @@ pub(crate) async fn read_json_body(
 ) -> Result<axum::body::Bytes, ApiError> {
     if !is_json(headers) {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "the request body must be application/json",
             "Send Content-Type: application/json.",
         ));
@@ -197,8 +186,7 @@ pub(crate) async fn read_json_body(
         .await
         .map_err(|_| {
             ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 format!(
                     "the request body exceeds {} bytes",
                     state.config.max_body_bytes
@@ -208,77 +196,71 @@ pub(crate) async fn read_json_body(
         })
 }
 
-fn deny(
-    state: &AppState,
-    status: StatusCode,
-    code: &'static str,
-    message: impl Into<String>,
-    fix: &'static str,
-) -> ApiError {
-    state.metrics.denied(code);
-    ApiError::new(status, code, message, fix)
-}
-
 async fn mint(
     State(state): State<Arc<AppState>>,
+    connection: Option<Extension<ConnectionInfo>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let started = Instant::now();
+    let certificate = connection
+        .as_ref()
+        .and_then(|Extension(c)| c.client_certificate.as_deref());
+    let mut client_id = None;
+    let result = mint_checked(&state, certificate, &headers, body, &mut client_id).await;
+    state.metrics.mint_request(
+        client_id.as_deref(),
+        result.as_ref().map(|_| ()).map_err(|e| e.code),
+        started.elapsed().as_secs_f64(),
+    );
+    result
+}
+
+/// The mint itself; `client_id` is filled in once the client is authenticated, for metrics.
+async fn mint_checked(
+    state: &AppState,
+    certificate: Option<&oathmesh_serving::PeerCertificate>,
+    headers: &HeaderMap,
+    body: Body,
+    client_id: &mut Option<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let now = state.clock.now_secs();
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let client = state
         .clients
-        .authenticate(authorization, now)
+        .authenticate(authorization, certificate, now)
         .map_err(|e| {
-            let message = match e {
-                AuthError::Missing => {
-                    "no client credential (HTTP Basic or OathMesh-Client assertion)"
-                }
-                AuthError::Invalid(why) => why,
-            };
-            deny(
-                &state,
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                message,
-                "Authenticate with this client's own secret or signed assertion.",
+            if let AuthError::Assertion(reject) = e {
+                state.metrics.assertion_rejected(reject);
+            }
+            ApiError::new(
+                ErrorCode::InvalidClient,
+                e.message(),
+                "Authenticate with this client's own secret, signed assertion or client certificate.",
             )
         })?;
+    *client_id = Some(client.config.id.clone());
     if let Err(wait) = state.limiter.take(
         &client.config.id,
         client.config.rate_per_sec,
         client.config.burst,
         Instant::now(),
     ) {
-        let mut err = deny(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
             "this client is over its mint rate",
             "Slow down; retry after the Retry-After seconds.",
-        );
-        err.retry_after = Some(wait.ceil().max(1.0) as u64);
-        return Err(err);
-    }
-    let bytes = read_json_body(&state, &headers, body).await?;
-    let request = MintRequest::from_json(&bytes).map_err(|e| {
-        deny(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            e.to_string(),
-            "Send {sub, aud, act} and only the documented optional fields.",
         )
-    })?;
+        .with_retry_after(wait.ceil().max(1.0) as u64));
+    }
+    let bytes = read_json_body(state, headers, body).await?;
+    let request = MintRequest::from_json(&bytes).map_err(|e| ApiError::from_mint_error(&e))?;
     if let Err(field) = client.may_mint(&request.sub, &request.aud, &request.act) {
         tracing::warn!(client = %client.config.id, field, "mint outside the client's allow-list");
-        return Err(deny(
-            &state,
-            StatusCode::FORBIDDEN,
-            "mint_denied",
+        return Err(ApiError::new(
+            ErrorCode::MintDenied,
             format!("this client may not mint that `{field}`"),
             "Ask the platform team to extend this client's allow-list, or mint an identity it owns.",
         ));
@@ -286,36 +268,21 @@ async fn mint(
     match state.revocations.is_revoked(&request.sub) {
         Ok(false) => {}
         Ok(true) => {
-            return Err(deny(
-                &state,
-                StatusCode::FORBIDDEN,
-                "subject_revoked",
+            return Err(ApiError::new(
+                ErrorCode::SubjectRevoked,
                 "the subject is revoked",
                 "Ask the platform team to review the revocation.",
             ));
         }
         Err(e) => {
             tracing::error!(error = %e, "revocation store unavailable");
-            return Err(deny(
-                &state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "revocation_unavailable",
-                "the revocation store is unreachable",
-                "Retry shortly.",
-            ));
+            return Err(ApiError::revocation_unavailable());
         }
     }
-    let issuer = state.keyring().active.clone();
-    let minted = issuer.mint(&request).map_err(|e| {
-        deny(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            e.to_string(),
-            "Fix the named claim; see docs/protocol.md for claim formats.",
-        )
-    })?;
-    state.metrics.minted(started.elapsed().as_secs_f64());
+    let issuer = state.active_issuer();
+    let minted = issuer
+        .mint(&request)
+        .map_err(|e| ApiError::from_mint_error(&e))?;
     tracing::info!(client = %client.config.id, sub = %request.sub, aud = %request.aud, act = %request.act, jti = %minted.jti, kid = %issuer.kid(), "minted");
     Ok(Json(
         json!({"token": minted.token, "expires_in": minted.expires_in, "token_type": minted.token_type}),
@@ -349,9 +316,18 @@ async fn discovery(State(state): State<Arc<AppState>>) -> Json<serde_json::Value
         "max_ttl_seconds": oathmesh_core::claims::MAX_LIFETIME_SECS,
         "default_ttl_seconds": oathmesh_core::issuer::DEFAULT_TTL_SECS,
         "binding_modes": ["rqh-sha256"],
-        "client_auth_methods": ["client_secret_basic", "ed25519_client_assertion"],
+        "client_auth_methods": client_auth_methods(&state),
         "exchange": exchange_discovery(&state, issuer),
     }))
+}
+
+/// `tls_client_auth` only when the listener verifies client certificates.
+fn client_auth_methods(state: &AppState) -> Vec<&'static str> {
+    let mut methods = vec!["client_secret_basic", "ed25519_client_assertion"];
+    if state.accepts_client_certificates() {
+        methods.push("tls_client_auth");
+    }
+    methods
 }
 
 /// Per configured provider: where to exchange, and the `aud` the ID token must carry (what
@@ -379,7 +355,7 @@ async fn revoked_subjects(
     let list = state
         .revocations
         .list()
-        .map_err(|_| revocation_unavailable())?;
+        .map_err(|_| ApiError::revocation_unavailable())?;
     let subjects: Vec<_> = list
         .into_iter()
         .map(|(sub, at)| json!({"sub": sub, "revoked_at": at}))
@@ -389,18 +365,15 @@ async fn revoked_subjects(
 
 fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let unauthorized = || {
-        deny(
-            state,
-            StatusCode::UNAUTHORIZED,
-            "invalid_admin",
+        ApiError::new(
+            ErrorCode::InvalidAdmin,
             "the admin credential is missing or wrong",
             "Send Authorization: Bearer <admin token>.",
         )
     };
     let expected = state.admin_hash.ok_or_else(|| {
         ApiError::new(
-            StatusCode::FORBIDDEN,
-            "admin_disabled",
+            ErrorCode::AdminDisabled,
             "no admin credential is configured",
             "Set admin_token_sha256 in the issuer config.",
         )
@@ -435,8 +408,7 @@ async fn admin_subject(
         .filter(|s| oathmesh_core::claims::is_valid_subject(s))
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "expected {\"sub\": \"svc://...\"}",
                 "Send the subject to revoke.",
             )
@@ -453,7 +425,7 @@ async fn admin_revoke(
     state
         .revocations
         .revoke(&sub, state.clock.now_secs())
-        .map_err(|_| revocation_unavailable())?;
+        .map_err(|_| ApiError::revocation_unavailable())?;
     state.metrics.revocation_changed();
     tracing::warn!(sub = %sub, "subject revoked");
     Ok(Json(json!({"sub": sub, "revoked": true})))
@@ -468,7 +440,7 @@ async fn admin_unrevoke(
     let lifted = state
         .revocations
         .unrevoke(&sub)
-        .map_err(|_| revocation_unavailable())?;
+        .map_err(|_| ApiError::revocation_unavailable())?;
     state.metrics.revocation_changed();
     tracing::warn!(sub = %sub, lifted, "revocation lifted");
     Ok(Json(
@@ -480,7 +452,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
+        HeaderValue::from_static(oathmesh_serving::metrics::CONTENT_TYPE),
     );
     response
 }

@@ -4,14 +4,18 @@
 //!   constant time;
 //! - or an Ed25519 key: the client sends `Authorization: OathMesh-Client <assertion>`, a
 //!   compact JWS (`typ: om-client+jwt`) with `iss = sub = client id`, `aud = issuer URL`,
-//!   a lifetime of at most 60 s and a single-use `jti` (RFC 7523 style).
+//!   a lifetime of at most 60 s and a single-use `jti` (RFC 7523 style);
+//! - or a client certificate (RFC 8705 `tls_client_auth`): the TLS listener verifies that it
+//!   chains to `tls.client_ca_file`, and the request (with no `Authorization` header)
+//!   authenticates as the one client whose `tls_client_auth_*` name the certificate carries.
 
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, ConfigError};
 use base64::Engine;
 use ed25519_dalek::VerifyingKey;
 use oathmesh_core::{
     MemoryReplayCache, ReplayCache, ReplayCheck, b64, glob, keys, signature, strict_json,
 };
+use oathmesh_serving::{CertIdentity, PeerCertificate};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -27,6 +31,7 @@ const ASSERTION_LEEWAY_SECS: i64 = 10;
 enum Credential {
     SecretHash([u8; 32]),
     PublicKey(VerifyingKey),
+    Certificate(CertIdentity),
 }
 
 /// A configured client.
@@ -63,12 +68,81 @@ pub struct ClientRegistry {
 }
 
 /// Why authentication failed. Deliberately coarse in what reaches the caller.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthError {
     /// No usable credential in the request.
     Missing,
-    /// Unknown client, wrong secret, bad or replayed assertion.
-    Invalid(&'static str),
+    /// A malformed Basic credential, an unknown client or a wrong secret.
+    Secret,
+    /// A signed assertion was refused (the metrics count these by reason).
+    Assertion(AssertionReject),
+    /// The verified client certificate names no configured client, or several.
+    Certificate(&'static str),
+}
+
+impl AuthError {
+    /// The message the caller gets: what kind of credential failed, never which part of a
+    /// secret or which client ids exist.
+    pub fn message(self) -> &'static str {
+        match self {
+            AuthError::Missing => {
+                "no client credential (HTTP Basic, OathMesh-Client assertion or client certificate)"
+            }
+            AuthError::Secret => "unknown client or wrong secret",
+            AuthError::Assertion(reject) => reject.message(),
+            AuthError::Certificate(why) => why,
+        }
+    }
+}
+
+/// Why a client assertion was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionReject {
+    Malformed,
+    Header,
+    UnknownClient,
+    NoPublicKey,
+    Signature,
+    Claims,
+    Lifetime,
+    Expired,
+    Replayed,
+    ReplayCacheUnavailable,
+}
+
+impl AssertionReject {
+    /// A stable label for the metrics.
+    pub fn reason(self) -> &'static str {
+        match self {
+            AssertionReject::Malformed => "malformed",
+            AssertionReject::Header => "header",
+            AssertionReject::UnknownClient => "unknown_client",
+            AssertionReject::NoPublicKey => "no_public_key",
+            AssertionReject::Signature => "signature",
+            AssertionReject::Claims => "claims",
+            AssertionReject::Lifetime => "lifetime",
+            AssertionReject::Expired => "expired",
+            AssertionReject::Replayed => "replayed",
+            AssertionReject::ReplayCacheUnavailable => "replay_cache_unavailable",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            AssertionReject::Malformed => "malformed assertion",
+            AssertionReject::Header => "assertion header must be alg EdDSA, typ om-client+jwt",
+            AssertionReject::UnknownClient => "unknown client",
+            AssertionReject::NoPublicKey => "client has no public key",
+            AssertionReject::Signature => "assertion signature invalid",
+            AssertionReject::Claims => {
+                "assertion needs iss = sub = the client id, aud = the issuer URL, iat, exp and jti"
+            }
+            AssertionReject::Lifetime => "assertion lifetime or jti out of bounds",
+            AssertionReject::Expired => "assertion expired or not yet valid",
+            AssertionReject::Replayed => "assertion already used",
+            AssertionReject::ReplayCacheUnavailable => "assertion replay cache unavailable",
+        }
+    }
 }
 
 fn hex_decode32(hex: &str) -> Option<[u8; 32]> {
@@ -80,19 +154,23 @@ fn hex_decode32(hex: &str) -> Option<[u8; 32]> {
 }
 
 impl ClientRegistry {
-    pub fn new(configs: &[ClientConfig], issuer_url: &str) -> Result<ClientRegistry, String> {
+    pub fn new(configs: &[ClientConfig], issuer_url: &str) -> Result<ClientRegistry, ConfigError> {
         let mut clients = HashMap::new();
         for config in configs {
-            let credential = match (&config.secret_sha256, &config.public_key_pem) {
-                (Some(hash), _) => Credential::SecretHash(
-                    hex_decode32(hash)
-                        .ok_or_else(|| format!("client {}: bad secret_sha256", config.id))?,
+            let at = |e: &dyn std::fmt::Display| ConfigError(format!("client {}: {e}", config.id));
+            let credential = match (
+                &config.secret_sha256,
+                &config.public_key_pem,
+                config.certificate_identity()?,
+            ) {
+                (Some(hash), _, _) => Credential::SecretHash(
+                    hex_decode32(hash).ok_or_else(|| at(&"bad secret_sha256"))?,
                 ),
-                (None, Some(pem)) => Credential::PublicKey(
-                    keys::verifying_key_from_pem(pem)
-                        .map_err(|e| format!("client {}: {e}", config.id))?,
-                ),
-                (None, None) => return Err(format!("client {}: no credential", config.id)),
+                (None, Some(pem), _) => {
+                    Credential::PublicKey(keys::verifying_key_from_pem(pem).map_err(|e| at(&e))?)
+                }
+                (None, None, Some(name)) => Credential::Certificate(name),
+                (None, None, None) => return Err(at(&"no credential")),
             };
             clients.insert(
                 config.id.clone(),
@@ -110,9 +188,20 @@ impl ClientRegistry {
         })
     }
 
-    /// Authenticates the `Authorization` header value at `now` (Unix seconds).
-    pub fn authenticate(&self, header: Option<&str>, now: i64) -> Result<&Client, AuthError> {
-        let header = header.ok_or(AuthError::Missing)?;
+    /// Authenticates a request at `now` (Unix seconds): by its `Authorization` header when it
+    /// has one, else by the verified client certificate of its connection.
+    pub fn authenticate(
+        &self,
+        header: Option<&str>,
+        certificate: Option<&PeerCertificate>,
+        now: i64,
+    ) -> Result<&Client, AuthError> {
+        let Some(header) = header else {
+            return match certificate {
+                Some(cert) => self.authenticate_certificate(cert),
+                None => Err(AuthError::Missing),
+            };
+        };
         let (scheme, value) = header.split_once(' ').ok_or(AuthError::Missing)?;
         if scheme.eq_ignore_ascii_case("Basic") {
             self.authenticate_secret(value.trim())
@@ -123,15 +212,30 @@ impl ClientRegistry {
         }
     }
 
+    /// The one client whose `tls_client_auth_*` name the certificate carries. Configuration
+    /// refuses two clients with the same name, but a DN and a SAN can still both match one
+    /// certificate: then no client is chosen.
+    fn authenticate_certificate(&self, cert: &PeerCertificate) -> Result<&Client, AuthError> {
+        let mut matching = self.clients.values().filter(
+            |c| matches!(&c.credential, Credential::Certificate(name) if name.matches(cert)),
+        );
+        match (matching.next(), matching.next()) {
+            (Some(client), None) => Ok(client),
+            (None, _) => Err(AuthError::Certificate(
+                "no client is configured for this client certificate",
+            )),
+            (Some(_), Some(_)) => Err(AuthError::Certificate(
+                "this client certificate matches several clients",
+            )),
+        }
+    }
+
     fn authenticate_secret(&self, value: &str) -> Result<&Client, AuthError> {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(value)
-            .map_err(|_| AuthError::Invalid("malformed Basic credential"))?;
-        let decoded = String::from_utf8(decoded)
-            .map_err(|_| AuthError::Invalid("malformed Basic credential"))?;
-        let (id, secret) = decoded
-            .split_once(':')
-            .ok_or(AuthError::Invalid("malformed Basic credential"))?;
+            .map_err(|_| AuthError::Secret)?;
+        let decoded = String::from_utf8(decoded).map_err(|_| AuthError::Secret)?;
+        let (id, secret) = decoded.split_once(':').ok_or(AuthError::Secret)?;
         let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let client = self.clients.get(id);
         let expected = match client.map(|c| &c.credential) {
@@ -141,17 +245,17 @@ impl ClientRegistry {
         let matches: bool = presented.ct_eq(expected).into();
         match client {
             Some(c) if matches && matches!(c.credential, Credential::SecretHash(_)) => Ok(c),
-            _ => Err(AuthError::Invalid("unknown client or wrong secret")),
+            _ => Err(AuthError::Secret),
         }
     }
 
     fn authenticate_assertion(&self, assertion: &str, now: i64) -> Result<&Client, AuthError> {
-        let bad = |why| AuthError::Invalid(why);
-        let segments =
-            oathmesh_core::token::split(assertion).map_err(|_| bad("malformed assertion"))?;
+        let bad = AuthError::Assertion;
+        use AssertionReject as R;
+        let segments = oathmesh_core::token::split(assertion).map_err(|_| bad(R::Malformed))?;
         let header = b64::decode(segments.header)
             .and_then(|b| strict_json::parse(&b).ok())
-            .ok_or(bad("malformed assertion header"))?;
+            .ok_or(bad(R::Malformed))?;
         let alg_ok = matches!(
             header.get("alg").and_then(Value::as_str),
             Some("EdDSA" | "Ed25519")
@@ -161,37 +265,37 @@ impl ClientRegistry {
             .and_then(Value::as_str)
             .is_some_and(|t| t.eq_ignore_ascii_case(ASSERTION_TYPE));
         if !alg_ok || !typ_ok || header.get("crit").is_some() {
-            return Err(bad("assertion header must be alg EdDSA, typ om-client+jwt"));
+            return Err(bad(R::Header));
         }
         let claims = b64::decode(segments.payload)
             .and_then(|b| strict_json::parse(&b).ok())
-            .ok_or(bad("malformed assertion claims"))?;
+            .ok_or(bad(R::Malformed))?;
         let text = |k: &str| claims.get(k).and_then(Value::as_str);
         let int = |k: &str| claims.get(k).and_then(Value::as_i64);
-        let id = text("iss").ok_or(bad("assertion has no iss"))?;
-        let client = self.clients.get(id).ok_or(bad("unknown client"))?;
+        let id = text("iss").ok_or(bad(R::Claims))?;
+        let client = self.clients.get(id).ok_or(bad(R::UnknownClient))?;
         let Credential::PublicKey(key) = &client.credential else {
-            return Err(bad("client has no public key"));
+            return Err(bad(R::NoPublicKey));
         };
         let sig = b64::decode(segments.signature).unwrap_or_default();
         if !signature::verify(key, segments.signing_input.as_bytes(), &sig) {
-            return Err(bad("assertion signature invalid"));
+            return Err(bad(R::Signature));
         }
         if text("sub") != Some(id) || text("aud") != Some(self.issuer_url.as_str()) {
-            return Err(bad("assertion sub must equal iss, aud the issuer URL"));
+            return Err(bad(R::Claims));
         }
         let (Some(iat), Some(exp), Some(jti)) = (int("iat"), int("exp"), text("jti")) else {
-            return Err(bad("assertion needs iat, exp and jti"));
+            return Err(bad(R::Claims));
         };
         if exp <= iat
             || exp - iat > MAX_ASSERTION_LIFETIME_SECS
             || jti.is_empty()
             || jti.len() > 128
         {
-            return Err(bad("assertion lifetime or jti out of bounds"));
+            return Err(bad(R::Lifetime));
         }
         if now > exp + ASSERTION_LEEWAY_SECS || iat > now + ASSERTION_LEEWAY_SECS {
-            return Err(bad("assertion expired or not yet valid"));
+            return Err(bad(R::Expired));
         }
         let scoped_jti = format!("{id}\u{0}{jti}");
         match self
@@ -199,8 +303,8 @@ impl ClientRegistry {
             .check_and_record(&scoped_jti, exp + ASSERTION_LEEWAY_SECS, now)
         {
             Ok(ReplayCheck::Fresh) => Ok(client),
-            Ok(ReplayCheck::Replayed) => Err(bad("assertion already used")),
-            Err(_) => Err(bad("assertion replay cache unavailable")),
+            Ok(ReplayCheck::Replayed) => Err(bad(R::Replayed)),
+            Err(_) => Err(bad(R::ReplayCacheUnavailable)),
         }
     }
 }

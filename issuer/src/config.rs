@@ -1,7 +1,10 @@
 //! Issuer configuration: a TOML file, with secrets overridable from the environment so they
 //! need not sit in the file (`OATHMESH_ADMIN_TOKEN_SHA256`,
 //! `OATHMESH_CLIENT_<ID>_SECRET_SHA256` with the id upper-cased and `-` as `_`).
+//! Every relative path in the file (`key_dir`, the `[tls]` files) is relative to the file's
+//! folder. docs/issuer.md lists every key.
 
+use oathmesh_serving::{CertIdentity, LogFormat, TlsSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,9 +34,22 @@ pub struct IssuerConfig {
     pub key_poll_secs: u64,
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
-    /// The CI OIDC exchange: `[exchange.github]`, `[exchange.gitlab]` (PROTOCOL §10).
+    /// The CI OIDC exchange: `[exchange.github]`, `[exchange.gitlab]` (docs/protocol.md, CI
+    /// OIDC exchange).
     #[serde(default)]
     pub exchange: crate::exchange::ExchangeConfig,
+    /// TLS on the listener (and on `metrics_listen`); plain HTTP when absent.
+    #[serde(default)]
+    pub tls: Option<TlsSettings>,
+    /// Serve `/metrics` on this address only (not on `listen`).
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// `text` or `json` log lines on stderr.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// How long in-flight requests may run after SIGTERM.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_ms: u64,
 }
 
 fn default_listen() -> SocketAddr {
@@ -44,6 +60,9 @@ fn default_max_body() -> usize {
 }
 fn default_key_poll() -> u64 {
     2
+}
+fn default_shutdown_grace() -> u64 {
+    10_000
 }
 
 /// One caller of the issuer, with its own credential and allow-list.
@@ -59,6 +78,22 @@ pub struct ClientConfig {
     /// secret.
     #[serde(default)]
     pub public_key_pem: Option<String>,
+    /// RFC 8705 `tls_client_auth`: the client presents a certificate (chaining to
+    /// `tls.client_ca_file`) whose subject DN (RFC 4514) is exactly this.
+    #[serde(default)]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// ... or whose SAN dNSName is this.
+    #[serde(default)]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// ... or whose SAN URI is this (a SPIFFE id, say).
+    #[serde(default)]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// ... or whose SAN iPAddress is this.
+    #[serde(default)]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// ... or whose SAN rfc822Name is this.
+    #[serde(default)]
+    pub tls_client_auth_san_email: Option<String>,
     /// Patterns (`*` globs) of subjects this client may mint.
     pub allowed_sub: Vec<String>,
     pub allowed_aud: Vec<String>,
@@ -78,8 +113,59 @@ fn default_burst() -> f64 {
     200.0
 }
 
+type Parse = fn(&str) -> Result<CertIdentity, oathmesh_serving::client_identity::IdentityError>;
+
+impl ClientConfig {
+    /// The certificate name this client authenticates with, if it uses `tls_client_auth`.
+    /// Errors name the key.
+    pub fn certificate_identity(&self) -> Result<Option<CertIdentity>, ConfigError> {
+        let candidates = [
+            (
+                "tls_client_auth_subject_dn",
+                &self.tls_client_auth_subject_dn,
+                CertIdentity::subject_dn as Parse,
+            ),
+            (
+                "tls_client_auth_san_dns",
+                &self.tls_client_auth_san_dns,
+                CertIdentity::san_dns,
+            ),
+            (
+                "tls_client_auth_san_uri",
+                &self.tls_client_auth_san_uri,
+                CertIdentity::san_uri,
+            ),
+            (
+                "tls_client_auth_san_ip",
+                &self.tls_client_auth_san_ip,
+                CertIdentity::san_ip,
+            ),
+            (
+                "tls_client_auth_san_email",
+                &self.tls_client_auth_san_email,
+                CertIdentity::san_email,
+            ),
+        ];
+        let given: Vec<_> = candidates
+            .into_iter()
+            .filter_map(|(key, value, parse)| value.as_ref().map(|v| (key, v, parse)))
+            .collect();
+        match given.as_slice() {
+            [] => Ok(None),
+            [(key, value, parse)] => parse(value)
+                .map(Some)
+                .map_err(|e| ConfigError(format!("client {}: {key}: {e}", self.id))),
+            _ => Err(ConfigError(format!(
+                "client {}: give one tls_client_auth_* name, not {}",
+                self.id,
+                given.len()
+            ))),
+        }
+    }
+}
+
 /// Why a configuration cannot be used.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("issuer config: {0}")]
 pub struct ConfigError(pub String);
 
@@ -114,13 +200,16 @@ impl IssuerConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
         let mut config = IssuerConfig::from_toml(&text)?;
-        // A relative key_dir is relative to the config file, not the working directory.
-        if config.key_dir.is_relative()
-            && let Some(dir) = path.parent()
-        {
-            config.key_dir = dir.join(&config.key_dir);
-        }
+        config.resolve_paths(&oathmesh_serving::paths::folder_of(path));
         Ok(config)
+    }
+
+    /// Makes every relative path absolute against `base_dir` (the config file's folder).
+    pub fn resolve_paths(&mut self, base_dir: &Path) {
+        oathmesh_serving::paths::resolve(base_dir, &mut self.key_dir);
+        if let Some(tls) = &mut self.tls {
+            tls.resolve_paths(base_dir);
+        }
     }
 
     fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
@@ -152,10 +241,11 @@ impl IssuerConfig {
             crate::exchange::ProviderKind::Gitlab,
         ] {
             if let Some(provider) = self.exchange.provider(kind) {
-                provider.validate(kind).map_err(ConfigError)?;
+                provider.validate(kind)?;
             }
         }
         let mut ids = std::collections::HashSet::new();
+        let mut certificate_names = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             let at = format!("clients[{i}] ({})", c.id);
             if c.id.is_empty() || c.id.contains(':') {
@@ -164,18 +254,36 @@ impl IssuerConfig {
             if !ids.insert(c.id.as_str()) {
                 return Err(ConfigError(format!("{at}.id: duplicate client id")));
             }
-            match (&c.secret_sha256, &c.public_key_pem) {
-                (Some(h), None) if is_sha256_hex(h) => {}
-                (Some(_), None) => {
+            let certificate = c.certificate_identity()?;
+            match (&c.secret_sha256, &c.public_key_pem, &certificate) {
+                (Some(h), None, None) if is_sha256_hex(h) => {}
+                (Some(_), None, None) => {
                     return Err(ConfigError(format!(
                         "{at}.secret_sha256: must be 64 hex digits"
                     )));
                 }
-                (None, Some(_)) => {}
+                (None, Some(_), None) | (None, None, Some(_)) => {}
                 _ => {
                     return Err(ConfigError(format!(
-                        "{at}: give exactly one credential, secret_sha256 (or {}) or public_key_pem",
+                        "{at}: give exactly one credential, secret_sha256 (or {}), public_key_pem or one tls_client_auth_* name",
                         env_name(&c.id)
+                    )));
+                }
+            }
+            if let Some(name) = certificate {
+                if self
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.client_ca_file.as_ref())
+                    .is_none()
+                {
+                    return Err(ConfigError(format!(
+                        "{at}: tls_client_auth needs [tls] with client_ca_file (the CAs client certificates must chain to)"
+                    )));
+                }
+                if !certificate_names.insert(format!("{name:?}")) {
+                    return Err(ConfigError(format!(
+                        "{at}: another client already authenticates with this certificate name"
                     )));
                 }
             }

@@ -13,6 +13,30 @@ use std::sync::Arc;
 /// verifier leeway.
 pub const RETIRED_KEY_GRACE_SECS: i64 = 300 + 60;
 
+/// Why the key folder cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key_dir {}: {source}", dir.display())]
+    Folder {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key_dir {}: no *.pem private key (create one with `oathmesh keys rotate --dir {}`)", dir.display(), dir.display())]
+    NoKey { dir: PathBuf },
+    #[error("{}: {source}", file.display())]
+    File {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", file.display())]
+    Key {
+        file: PathBuf,
+        source: oathmesh_core::ConfigError,
+    },
+    #[error("issuer: {0}")]
+    Issuer(oathmesh_core::ConfigError),
+}
+
 /// One key file.
 pub struct KeyEntry {
     pub file: PathBuf,
@@ -47,8 +71,11 @@ fn created_at(path: &Path) -> i64 {
 }
 
 /// The private key files in `dir` (`*.pem` that are not `*.pub.pem`), oldest first.
-fn key_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let read = std::fs::read_dir(dir).map_err(|e| format!("key_dir {}: {e}", dir.display()))?;
+fn key_files(dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
+    let read = std::fs::read_dir(dir).map_err(|source| KeyError::Folder {
+        dir: dir.to_owned(),
+        source,
+    })?;
     let mut files: Vec<PathBuf> = read
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -80,16 +107,20 @@ pub fn fingerprint(dir: &Path) -> Vec<(PathBuf, i64, u64)> {
 
 impl Keyring {
     /// Loads every key in `dir`; the newest signs.
-    pub fn load(dir: &Path, issuer_url: &str) -> Result<Keyring, String> {
+    pub fn load(dir: &Path, issuer_url: &str) -> Result<Keyring, KeyError> {
         let fingerprint = fingerprint(dir);
         let files = key_files(dir)?;
         let mut entries = Vec::new();
         let mut newest = None;
         for file in files {
-            let pem =
-                std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let signer = LocalSigner::from_pem(&pem, None)
-                .map_err(|e| format!("{}: {e}", file.display()))?;
+            let pem = match std::fs::read_to_string(&file) {
+                Ok(pem) => pem,
+                Err(source) => return Err(KeyError::File { file, source }),
+            };
+            let signer = match LocalSigner::from_pem(&pem, None) {
+                Ok(signer) => signer,
+                Err(source) => return Err(KeyError::Key { file, source }),
+            };
             let jwk = oathmesh_core::Signer::public_jwk(&signer);
             entries.push(KeyEntry {
                 created: created_at(&file),
@@ -98,9 +129,10 @@ impl Keyring {
             });
             newest = Some(signer);
         }
-        let signer =
-            newest.ok_or_else(|| format!("key_dir {}: no *.pem private key", dir.display()))?;
-        let active = Issuer::new(issuer_url, Arc::new(signer)).map_err(|e| e.to_string())?;
+        let signer = newest.ok_or_else(|| KeyError::NoKey {
+            dir: dir.to_owned(),
+        })?;
+        let active = Issuer::new(issuer_url, Arc::new(signer)).map_err(KeyError::Issuer)?;
         Ok(Keyring {
             active: Arc::new(active),
             entries,
@@ -123,8 +155,11 @@ impl Keyring {
 }
 
 /// Writes a new key `key-<now>.pem` (mode 0600) into `dir`; it becomes the active key.
-pub fn rotate(dir: &Path, now: i64) -> Result<(PathBuf, String), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+pub fn rotate(dir: &Path, now: i64) -> Result<(PathBuf, String), KeyError> {
+    std::fs::create_dir_all(dir).map_err(|source| KeyError::Folder {
+        dir: dir.to_owned(),
+        source,
+    })?;
     let key = keys::generate_key();
     for attempt in 0.. {
         let name = if attempt == 0 {
@@ -142,12 +177,13 @@ pub fn rotate(dir: &Path, now: i64) -> Result<(PathBuf, String), String> {
         }
         match options.open(&path) {
             Ok(mut file) => {
-                file.write_all(key.private_pem.as_bytes())
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                if let Err(source) = file.write_all(key.private_pem.as_bytes()) {
+                    return Err(KeyError::File { file: path, source });
+                }
                 return Ok((path, key.kid.clone()));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(source) => return Err(KeyError::File { file: path, source }),
         }
     }
     unreachable!("the loop only ends by returning")

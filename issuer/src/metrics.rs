@@ -1,148 +1,115 @@
-//! Prometheus text metrics, kept with atomics (no registry dependency): mints, denials by
-//! reason, and a mint latency histogram.
+//! The issuer's Prometheus metrics. Label values are bounded: client ids come from the
+//! configuration (an unauthenticated request is counted under `client=""`), outcomes are
+//! `ok` or an [`ErrorCode`], reasons are fixed words.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::clients::AssertionReject;
+use crate::errors::ErrorCode;
+use oathmesh_serving::metrics::{Counter, CounterVec, Histogram, LATENCY_BUCKETS};
+use std::borrow::Cow;
 
-/// Histogram bucket upper bounds, in seconds.
-const BUCKETS: [f64; 10] = [
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25,
-];
-
-#[derive(Default)]
 pub struct Metrics {
-    mints: AtomicU64,
-    denials: Mutex<BTreeMap<&'static str, u64>>,
-    latency_buckets: [AtomicU64; BUCKETS.len()],
-    latency_count: AtomicU64,
-    latency_sum_nanos: AtomicU64,
-    revocations: AtomicU64,
-    exchanges: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    mint_requests: CounterVec,
+    rate_limited: CounterVec,
+    assertion_rejects: CounterVec,
+    exchanges: CounterVec,
+    revocation_changes: Counter,
+    mint_duration: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            mint_requests: CounterVec::new(
+                "oathmesh_issuer_mint_requests_total",
+                "Mint requests (POST /v1/token), by authenticated client (empty when authentication failed) and outcome (ok or the error code).",
+                &["client", "outcome"],
+            ),
+            rate_limited: CounterVec::new(
+                "oathmesh_issuer_rate_limited_total",
+                "Requests refused with rate_limited, by client id (mints) or exchange:<provider>.",
+                &["client"],
+            ),
+            assertion_rejects: CounterVec::new(
+                "oathmesh_issuer_assertion_rejects_total",
+                "Client assertions (OathMesh-Client) refused, by reason.",
+                &["reason"],
+            ),
+            exchanges: CounterVec::new(
+                "oathmesh_issuer_exchanges_total",
+                "CI OIDC exchanges, by provider and outcome (ok or the error code).",
+                &["provider", "outcome"],
+            ),
+            revocation_changes: Counter::default(),
+            mint_duration: Histogram::new(
+                "oathmesh_issuer_mint_duration_seconds",
+                "Time to authenticate, check and sign a successful mint or exchange.",
+                &LATENCY_BUCKETS,
+            ),
+        }
+    }
+}
+
+fn outcome(result: Result<(), ErrorCode>) -> Cow<'static, str> {
+    match result {
+        Ok(()) => Cow::Borrowed("ok"),
+        Err(code) => code.as_str(),
+    }
 }
 
 impl Metrics {
-    pub fn minted(&self, seconds: f64) {
-        self.mints.fetch_add(1, Ordering::Relaxed);
-        self.observe(seconds);
+    /// One mint request; `client` is the authenticated id (None when authentication failed).
+    pub fn mint_request(&self, client: Option<&str>, result: Result<(), ErrorCode>, seconds: f64) {
+        let client = Cow::Owned(client.unwrap_or_default().to_owned());
+        if result == Err(ErrorCode::RateLimited) {
+            self.rate_limited.inc(std::slice::from_ref(&client));
+        }
+        if result.is_ok() {
+            self.mint_duration.observe(seconds);
+        }
+        self.mint_requests.inc(&[client, outcome(result)]);
     }
 
-    pub fn denied(&self, reason: &'static str) {
-        *self
-            .denials
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(reason)
-            .or_default() += 1;
+    pub fn assertion_rejected(&self, reason: AssertionReject) {
+        self.assertion_rejects
+            .inc(&[Cow::Borrowed(reason.reason())]);
     }
 
-    /// One CI OIDC exchange, by provider and outcome (`ok` or the refusal code).
-    pub fn exchanged(&self, provider: &'static str, outcome: &'static str) {
-        *self
-            .exchanges
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry((provider, outcome))
-            .or_default() += 1;
+    /// One CI OIDC exchange, by provider and outcome.
+    pub fn exchanged(&self, provider: &'static str, result: Result<(), ErrorCode>, seconds: f64) {
+        if result == Err(ErrorCode::RateLimited) {
+            self.rate_limited
+                .inc(&[Cow::Owned(format!("exchange:{provider}"))]);
+        }
+        if result.is_ok() {
+            self.mint_duration.observe(seconds);
+        }
+        self.exchanges
+            .inc(&[Cow::Borrowed(provider), outcome(result)]);
     }
 
     pub fn revocation_changed(&self) {
-        self.revocations.fetch_add(1, Ordering::Relaxed);
+        self.revocation_changes.inc();
     }
 
-    fn observe(&self, seconds: f64) {
-        for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
-            if seconds <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.latency_count.fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_nanos
-            .fetch_add((seconds * 1e9) as u64, Ordering::Relaxed);
+    /// Mints that succeeded for `client` (for tests and the admin's eye).
+    pub fn mints_ok(&self, client: &str) -> u64 {
+        self.mint_requests
+            .get(&[Cow::Owned(client.to_owned()), Cow::Borrowed("ok")])
     }
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP oathmesh_issuer_mints_total Tokens minted.");
-        let _ = writeln!(out, "# TYPE oathmesh_issuer_mints_total counter");
-        let _ = writeln!(
-            out,
-            "oathmesh_issuer_mints_total {}",
-            self.mints.load(Ordering::Relaxed)
+        self.mint_requests.render(&mut out);
+        self.rate_limited.render(&mut out);
+        self.assertion_rejects.render(&mut out);
+        self.exchanges.render(&mut out);
+        self.revocation_changes.render(
+            &mut out,
+            "oathmesh_issuer_revocation_changes_total",
+            "Revocations and lifts through the admin API.",
         );
-        let _ = writeln!(
-            out,
-            "# HELP oathmesh_issuer_denials_total Mint requests refused, by reason."
-        );
-        let _ = writeln!(out, "# TYPE oathmesh_issuer_denials_total counter");
-        for (reason, n) in self
-            .denials
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "oathmesh_issuer_denials_total{{reason=\"{reason}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP oathmesh_issuer_exchanges_total CI OIDC exchanges, by provider and outcome (ok or the refusal code)."
-        );
-        let _ = writeln!(out, "# TYPE oathmesh_issuer_exchanges_total counter");
-        for ((provider, outcome), n) in self
-            .exchanges
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "oathmesh_issuer_exchanges_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP oathmesh_issuer_revocation_changes_total Revocations and lifts through the admin API."
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE oathmesh_issuer_revocation_changes_total counter"
-        );
-        let _ = writeln!(
-            out,
-            "oathmesh_issuer_revocation_changes_total {}",
-            self.revocations.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP oathmesh_issuer_mint_duration_seconds Time to authenticate, check and sign a mint."
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE oathmesh_issuer_mint_duration_seconds histogram"
-        );
-        for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
-            let _ = writeln!(
-                out,
-                "oathmesh_issuer_mint_duration_seconds_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.latency_count.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "oathmesh_issuer_mint_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(
-            out,
-            "oathmesh_issuer_mint_duration_seconds_sum {}",
-            self.latency_sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
-        );
-        let _ = writeln!(out, "oathmesh_issuer_mint_duration_seconds_count {count}");
+        self.mint_duration.render(&mut out);
         out
     }
 }
@@ -152,17 +119,61 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_counters_and_cumulative_buckets() {
+    fn renders_mints_by_client_and_outcome() {
         let m = Metrics::default();
-        m.minted(0.0002);
-        m.minted(0.003);
-        m.denied("mint_denied");
-        m.denied("mint_denied");
+        m.mint_request(Some("checkout"), Ok(()), 0.0002);
+        m.mint_request(Some("checkout"), Ok(()), 0.003);
+        m.mint_request(Some("checkout"), Err(ErrorCode::RateLimited), 0.0);
+        m.mint_request(None, Err(ErrorCode::InvalidClient), 0.0);
+        m.mint_request(Some("checkout"), Err(ErrorCode::ClaimInvalid("scope")), 0.0);
+        m.assertion_rejected(AssertionReject::Replayed);
         let text = m.render();
-        assert!(text.contains("oathmesh_issuer_mints_total 2\n"));
-        assert!(text.contains("oathmesh_issuer_denials_total{reason=\"mint_denied\"} 2\n"));
-        assert!(text.contains("oathmesh_issuer_mint_duration_seconds_bucket{le=\"0.00025\"} 1\n"));
-        assert!(text.contains("oathmesh_issuer_mint_duration_seconds_bucket{le=\"0.005\"} 2\n"));
-        assert!(text.contains("oathmesh_issuer_mint_duration_seconds_count 2\n"));
+        let samples = oathmesh_serving::metrics::parse(&text).unwrap();
+        let value = |name: &str, labels: &[(&str, &str)]| {
+            samples
+                .iter()
+                .find(|s| {
+                    s.name == name
+                        && labels
+                            .iter()
+                            .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+                })
+                .map(|s| s.value)
+        };
+        let mints = "oathmesh_issuer_mint_requests_total";
+        assert_eq!(
+            value(mints, &[("client", "checkout"), ("outcome", "ok")]),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(mints, &[("client", ""), ("outcome", "invalid_client")]),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                mints,
+                &[("client", "checkout"), ("outcome", "claim_invalid:scope")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                "oathmesh_issuer_rate_limited_total",
+                &[("client", "checkout")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                "oathmesh_issuer_assertion_rejects_total",
+                &[("reason", "replayed")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            value("oathmesh_issuer_mint_duration_seconds_count", &[]),
+            Some(2.0)
+        );
+        assert_eq!(m.mints_ok("checkout"), 2);
     }
 }

@@ -47,15 +47,16 @@ impl RevocationStore for oathmesh_core::redis_store::RedisRevocationList {
 }
 
 /// The store a configuration asks for: Redis when `redis_url` is set, else in memory.
-pub fn from_config(redis_url: Option<&str>) -> Result<std::sync::Arc<dyn RevocationStore>, String> {
+pub fn from_config(
+    redis_url: Option<&str>,
+) -> Result<std::sync::Arc<dyn RevocationStore>, oathmesh_core::ConfigError> {
     match redis_url {
         None => Ok(std::sync::Arc::new(MemoryRevocationList::new())),
         Some(url) => {
             let pool = oathmesh_core::redis_store::RedisPool::new(
                 url,
                 std::time::Duration::from_millis(500),
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
             Ok(std::sync::Arc::new(
                 oathmesh_core::redis_store::RedisRevocationList::new(pool),
             ))

@@ -2,6 +2,7 @@
 //! are, which audience its ID tokens must carry, and the rules saying which CI jobs may
 //! exchange for which `aud` and `act`. A provider without a section cannot exchange at all.
 
+use crate::config::ConfigError;
 use serde::Deserialize;
 
 /// Which CI provider an ID token comes from.
@@ -157,39 +158,40 @@ impl ProviderConfig {
     }
 
     /// Refuses configurations that would make the exchange unsafe or unusable.
-    pub fn validate(&self, kind: ProviderKind) -> Result<(), String> {
+    pub fn validate(&self, kind: ProviderKind) -> Result<(), ConfigError> {
         let at = format!("exchange.{}", kind.name());
+        let err = |message: String| Err(ConfigError(message));
         if self.issuer.as_deref().is_some_and(str::is_empty)
             || self.audience.as_deref().is_some_and(str::is_empty)
         {
-            return Err(format!("{at}: issuer and audience must not be empty"));
+            return err(format!("{at}: issuer and audience must not be empty"));
         }
         if !(0..=MAX_LEEWAY_SECS).contains(&self.leeway_secs) {
-            return Err(format!(
+            return err(format!(
                 "{at}.leeway_secs: must be between 0 and {MAX_LEEWAY_SECS}"
             ));
         }
         if !(1..=86_400).contains(&self.jwks_freshness_secs) {
-            return Err(format!(
+            return err(format!(
                 "{at}.jwks_freshness_secs: must be between 1 and 86400"
             ));
         }
         if !(self.rate_per_sec > 0.0 && self.burst >= 1.0) {
-            return Err(format!("{at}: rate_per_sec must be > 0 and burst >= 1"));
+            return err(format!("{at}: rate_per_sec must be > 0 and burst >= 1"));
         }
         crate::exchange::provider_keys::check_url(
             self.jwks_url_or_default(kind),
             self.allow_insecure_http,
         )
-        .map_err(|e| format!("{at}.jwks_url: {e}"))?;
+        .map_err(|e| ConfigError(format!("{at}.jwks_url: {e}")))?;
         if self.rules.is_empty() {
-            return Err(format!(
+            return err(format!(
                 "{at}.rules: list at least one rule, or remove the section to disable the exchange"
             ));
         }
         for (i, rule) in self.rules.iter().enumerate() {
             rule.validate(kind)
-                .map_err(|e| format!("{at}.rules[{i}]: {e}"))?;
+                .map_err(|e| ConfigError(format!("{at}.rules[{i}]: {e}")))?;
         }
         Ok(())
     }
@@ -204,23 +206,27 @@ impl RuleConfig {
             .unwrap_or_default()
     }
 
-    fn validate(&self, kind: ProviderKind) -> Result<(), String> {
+    /// The message says what is wrong; the caller adds where (`exchange.github.rules[0]`).
+    fn validate(&self, kind: ProviderKind) -> Result<(), RuleError> {
         let (wanted, other) = match kind {
             ProviderKind::Github => (&self.repository, &self.project),
             ProviderKind::Gitlab => (&self.project, &self.repository),
         };
         if other.is_some() {
-            return Err(format!(
+            return Err(RuleError(format!(
                 "{kind} rules name the job with `{field}`",
                 kind = kind.name(),
                 field = kind.repository_field()
-            ));
+            )));
         }
         if wanted.as_deref().is_none_or(str::is_empty) {
-            return Err(format!("`{}` is required", kind.repository_field()));
+            return Err(RuleError(format!(
+                "`{}` is required",
+                kind.repository_field()
+            )));
         }
         if kind == ProviderKind::Gitlab && self.workflows.is_some() {
-            return Err("`workflows` is GitHub only".into());
+            return Err(RuleError("`workflows` is GitHub only".into()));
         }
         let lists: [(&str, Option<&Vec<String>>); 5] = [
             ("refs", Some(&self.refs)),
@@ -233,11 +239,16 @@ impl RuleConfig {
             if let Some(list) = list
                 && (list.is_empty() || list.iter().any(String::is_empty))
             {
-                return Err(format!(
+                return Err(RuleError(format!(
                     "`{name}` must list at least one non-empty pattern (use [\"*\"] for any)"
-                ));
+                )));
             }
         }
         Ok(())
     }
 }
+
+/// What is wrong with one exchange rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RuleError(pub String);

@@ -1,18 +1,20 @@
 //! `POST /v1/exchange/{provider}`: the HTTP side of the exchange. Every refusal is an
 //! `{"error", "message", "fix"}` body with a stable code:
-//! 404 `exchange_disabled`, 413/415/400 for the body, 401 `id_token_invalid` (the message
+//! 404 `exchange_disabled`, 413/415/400 for the body (400 `claim_invalid:<claim>` for an
+//! `aud`, `act` or `rqh` that breaks its rule), 401 `id_token_invalid` (the message
 //! names the check), 503 `provider_unavailable`, 422 `identity_unmappable`, 429
 //! `rate_limited`, 403 `exchange_denied` (the message names the rule field), 403
 //! `subject_revoked`.
 
 use super::id_token::{self, Expectations, IdTokenError};
 use super::identity::{self, MappingError};
-use super::{ExchangeRequest, ProviderKind, rules};
-use crate::api::{ApiError, AppState, read_json_body};
+use super::{ExchangeRequest, ProviderKind, RequestError, rules};
+use crate::api::{AppState, read_json_body};
+use crate::errors::{ApiError, ErrorCode};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use oathmesh_core::{MintRequest, ReplayCheck};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -29,20 +31,17 @@ pub(crate) async fn exchange(
     let started = Instant::now();
     let Some(kind) = ProviderKind::parse(&provider) else {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "no such exchange: the providers are github and gitlab",
             "POST to /v1/exchange/github or /v1/exchange/gitlab.",
         ));
     };
     let result = run(&state, kind, &headers, body).await;
-    match &result {
-        Ok(_) => {
-            state.metrics.exchanged(kind.name(), "ok");
-            state.metrics.minted(started.elapsed().as_secs_f64());
-        }
-        Err(e) => state.metrics.exchanged(kind.name(), e.code),
-    }
+    state.metrics.exchanged(
+        kind.name(),
+        result.as_ref().map(|_| ()).map_err(|e| e.code),
+        started.elapsed().as_secs_f64(),
+    );
     result
 }
 
@@ -54,8 +53,7 @@ async fn run(
 ) -> Result<Json<Value>, ApiError> {
     let Some(provider) = state.exchanger.provider(kind) else {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "exchange_disabled",
+            ErrorCode::ExchangeDisabled,
             format!(
                 "this issuer has no [exchange.{}] configuration",
                 kind.name()
@@ -64,13 +62,17 @@ async fn run(
         ));
     };
     let bytes = read_json_body(state, headers, body).await?;
-    let request = ExchangeRequest::from_json(&bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            e,
+    let request = ExchangeRequest::from_json(&bytes).map_err(|e| match e {
+        RequestError::Shape(why) => ApiError::new(
+            ErrorCode::InvalidRequest,
+            why,
             "Send {id_token, aud, act} and optionally ttl_hint and rqh, nothing else.",
-        )
+        ),
+        RequestError::Claim(claim, why) => ApiError::new(
+            ErrorCode::ClaimInvalid(claim),
+            why,
+            "Fix the named claim; docs/protocol.md gives each claim's format.",
+        ),
     })?;
 
     let now = state.clock.now_secs();
@@ -97,8 +99,7 @@ async fn run(
         .await
         .map_err(|_| {
             ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
+                ErrorCode::InternalError,
                 "the ID token check did not complete",
                 "Retry; report it if it persists.",
             )
@@ -107,18 +108,12 @@ async fn run(
     let verified = verified.map_err(|e| match e {
         IdTokenError::Invalid(why) => {
             tracing::warn!(provider = kind.name(), reason = %why, "ID token refused");
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "id_token_invalid",
-                why,
-                FIX_ID_TOKEN,
-            )
+            ApiError::new(ErrorCode::IdTokenInvalid, why, FIX_ID_TOKEN)
         }
         IdTokenError::ProviderUnavailable(why) => {
             tracing::error!(provider = kind.name(), error = %why, "provider keys unavailable");
             ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "provider_unavailable",
+                ErrorCode::ProviderUnavailable,
                 "the CI provider's signing keys could not be fetched",
                 "Retry shortly; the platform team can check the issuer's jwks_url.",
             )
@@ -127,11 +122,10 @@ async fn run(
 
     let job = identity::map(kind, &verified.claims).map_err(|e| match e {
         MappingError::Claim(why) => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "id_token_invalid", why, FIX_ID_TOKEN)
+            ApiError::new(ErrorCode::IdTokenInvalid, why, FIX_ID_TOKEN)
         }
         MappingError::Unmappable(why) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "identity_unmappable",
+            ErrorCode::IdentityUnmappable,
             why,
             "Rename the workflow file or project so the subject fits 256 characters (see docs/protocol.md).",
         ),
@@ -146,8 +140,7 @@ async fn run(
     ) {
         tracing::warn!(provider = kind.name(), sub = %job.subject, field = denied.field, "exchange denied by rules");
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "exchange_denied",
+            ErrorCode::ExchangeDenied,
             denied.message,
             "Ask the platform team to add an exchange rule for this job, or ask for an aud/act a rule allows.",
         ));
@@ -162,8 +155,7 @@ async fn run(
         Instant::now(),
     ) {
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "this CI identity is over its exchange rate",
             "Slow down; retry after the Retry-After seconds.",
         )
@@ -174,20 +166,14 @@ async fn run(
         Ok(false) => {}
         Ok(true) => {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "subject_revoked",
+                ErrorCode::SubjectRevoked,
                 format!("the subject {} is revoked", job.subject),
                 "Ask the platform team to review the revocation.",
             ));
         }
         Err(e) => {
             tracing::error!(error = %e, "revocation store unavailable");
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "revocation_unavailable",
-                "the revocation store is unreachable",
-                "Retry shortly.",
-            ));
+            return Err(ApiError::revocation_unavailable());
         }
     }
 
@@ -202,14 +188,9 @@ async fn run(
         ..MintRequest::default()
     };
     let issuer = state.active_issuer();
-    let minted = issuer.mint(&mint_request).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            e.to_string(),
-            "Fix the named claim; see docs/protocol.md for claim formats.",
-        )
-    })?;
+    let minted = issuer
+        .mint(&mint_request)
+        .map_err(|e| ApiError::from_mint_error(&e))?;
 
     // Last: only an exchange that succeeds uses up the ID token.
     match state
@@ -220,8 +201,7 @@ async fn run(
         Ok(ReplayCheck::Replayed) => {
             tracing::warn!(provider = kind.name(), sub = %job.subject, "ID token replayed");
             return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "id_token_invalid",
+                ErrorCode::IdTokenInvalid,
                 "replayed: this ID token was already exchanged",
                 FIX_ID_TOKEN,
             ));
@@ -229,8 +209,7 @@ async fn run(
         Err(e) => {
             tracing::error!(error = %e, "exchange replay cache unavailable");
             return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "replay_cache_unavailable",
+                ErrorCode::ReplayCacheUnavailable,
                 "the issuer cannot record the ID token's use",
                 "Retry shortly.",
             ));

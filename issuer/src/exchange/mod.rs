@@ -1,4 +1,4 @@
-//! The CI OIDC exchange (PROTOCOL §10): a GitHub Actions or GitLab CI job sends its
+//! The CI OIDC exchange (docs/protocol.md, "CI OIDC exchange"): a GitHub Actions or GitLab CI job sends its
 //! provider's ID token to `POST /v1/exchange/{github,gitlab}` and receives an Oath Token for
 //! `job://github/<repository>/<workflow file>` or `job://gitlab/<project_path>`. No client
 //! secret: the ID token, signed by the provider and verified against its JWKS, is the
@@ -42,25 +42,43 @@ pub struct ExchangeRequest {
 
 impl ExchangeRequest {
     /// Strict: duplicate keys, unknown keys and wrong types are refused.
-    pub fn from_json(bytes: &[u8]) -> Result<ExchangeRequest, String> {
-        let value =
-            oathmesh_core::strict_json::parse(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
-        let request: ExchangeRequest = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    pub fn from_json(bytes: &[u8]) -> Result<ExchangeRequest, RequestError> {
+        let value = oathmesh_core::strict_json::parse(bytes)
+            .map_err(|e| RequestError::Shape(format!("not valid JSON: {e}")))?;
+        let request: ExchangeRequest =
+            serde_json::from_value(value).map_err(|e| RequestError::Shape(e.to_string()))?;
         if request.aud.is_empty() {
-            return Err("`aud` must not be empty".into());
+            return Err(RequestError::Claim("aud", "`aud` must not be empty"));
         }
         if !oathmesh_core::claims::is_valid_action(&request.act) {
-            return Err("`act` must be 1 to 128 characters without whitespace".into());
+            return Err(RequestError::Claim(
+                "act",
+                "`act` must be 1 to 128 characters without whitespace",
+            ));
         }
         if request
             .rqh
             .as_deref()
             .is_some_and(|r| !oathmesh_core::claims::is_valid_rqh(r))
         {
-            return Err("`rqh` must be sha256: and 64 lowercase hex digits".into());
+            return Err(RequestError::Claim(
+                "rqh",
+                "`rqh` must be sha256: and 64 lowercase hex digits",
+            ));
         }
         Ok(request)
     }
+}
+
+/// Why an exchange request body is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// Not the documented JSON object (`invalid_request`).
+    #[error("{0}")]
+    Shape(String),
+    /// A claim the job asked for breaks its rule (`claim_invalid:<claim>`).
+    #[error("{1}")]
+    Claim(&'static str, &'static str),
 }
 
 /// One configured provider, ready to verify.
@@ -86,8 +104,8 @@ impl Exchanger {
         config: &ExchangeConfig,
         issuer_url: &str,
         clock: Arc<dyn Clock>,
-    ) -> Result<Exchanger, String> {
-        let build = |kind: ProviderKind| -> Result<Option<Provider>, String> {
+    ) -> Result<Exchanger, crate::config::ConfigError> {
+        let build = |kind: ProviderKind| -> Result<Option<Provider>, crate::config::ConfigError> {
             let Some(c) = config.provider(kind) else {
                 return Ok(None);
             };
