@@ -37,9 +37,7 @@ fn main() {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            oathmesh_issuer::serve(state, listener, std::future::pending())
-                .await
-                .unwrap();
+            oathmesh_issuer::serve(state, listener, None, std::future::pending()).await;
         });
     });
     let addr = addr_rx.recv().unwrap();

@@ -100,7 +100,12 @@ async fn bad_bodies_are_refused_with_json_errors() {
         (
             r#"{"sub":"svc://checkout","aud":"https://payments.internal","act":"charge","rqh":"sha256:nope"}"#,
             400,
-            "invalid_request",
+            "claim_invalid:rqh",
+        ),
+        (
+            r#"{"sub":"svc://checkout","aud":"https://payments.internal","act":"charge","scope":["two words"]}"#,
+            400,
+            "claim_invalid:scope",
         ),
     ] {
         let (got, err) = s.post("/v1/token", Some(&auth), body).await;
@@ -320,7 +325,14 @@ async fn discovery_health_and_metrics() {
     s.mint(json!({"sub": "svc://nope", "aud": "https://payments.internal", "act": "charge"}))
         .await;
     let (_, text) = s.get("/metrics").await;
-    assert!(text.contains("oathmesh_issuer_mints_total 1"), "{text}");
-    assert!(text.contains("oathmesh_issuer_denials_total{reason=\"mint_denied\"} 1"));
-    assert!(text.contains("oathmesh_issuer_mint_duration_seconds_count 1"));
+    let samples = oathmesh_serving::metrics::parse(&text).expect("a valid exposition");
+    let value = |name: &str, outcome: &str| {
+        samples
+            .iter()
+            .find(|x| x.name == name && x.labels.get("outcome").map(String::as_str) == Some(outcome))
+            .map(|x| x.value)
+    };
+    assert_eq!(value("oathmesh_issuer_mint_requests_total", "ok"), Some(1.0), "{text}");
+    assert_eq!(value("oathmesh_issuer_mint_requests_total", "mint_denied"), Some(1.0));
+    assert!(text.contains("oathmesh_issuer_mint_duration_seconds_count 1\n"));
 }

@@ -519,7 +519,7 @@ async fn bodies_are_strict_and_small() {
             &json!({"id_token": token, "aud": DEPLOY_AUD, "act": "deploy", "rqh": "sha256:no"})
                 .to_string(),
             400,
-            "invalid_request",
+            "claim_invalid:rqh",
         ),
     ] {
         let (got, err) = exchange(&s, "github", body).await;
@@ -654,6 +654,7 @@ async fn start_with_clock(exchange: &str, clock: Arc<FixedClock>) -> (Server, Ar
     tokio::spawn(oathmesh_issuer::serve(
         state.clone(),
         listener,
+        None,
         std::future::pending(),
     ));
     let server = Server {

@@ -64,6 +64,7 @@ allowed_act = ["read"]
     tokio::spawn(oathmesh_issuer::serve(
         state.clone(),
         listener,
+        None,
         std::future::pending(),
     ));
     Server {

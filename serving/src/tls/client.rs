@@ -3,7 +3,7 @@
 //! mTLS.
 
 use super::files::{self, TlsError};
-use super::{ALPN_HTTP11, PROTOCOL_VERSIONS, provider};
+use super::{PROTOCOL_VERSIONS, provider};
 use crate::paths;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -58,7 +58,7 @@ pub fn client_config(
             reason: e.to_string(),
         })?
         .with_root_certificates(roots);
-    let mut config = match (&settings.client_cert_file, &settings.client_key_file) {
+    let config = match (&settings.client_cert_file, &settings.client_key_file) {
         (Some(cert), Some(private)) => {
             let chain = files::certificates(&key("client_cert_file"), cert)?;
             let private = files::private_key(&key("client_key_file"), private)?;
@@ -77,6 +77,7 @@ pub fn client_config(
             });
         }
     };
-    config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+    // ALPN is left to the HTTP client (hyper-rustls writes `http/1.1` itself and refuses a
+    // configuration that already has protocols).
     Ok(config)
 }
