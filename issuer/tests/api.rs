@@ -329,10 +329,19 @@ async fn discovery_health_and_metrics() {
     let value = |name: &str, outcome: &str| {
         samples
             .iter()
-            .find(|x| x.name == name && x.labels.get("outcome").map(String::as_str) == Some(outcome))
+            .find(|x| {
+                x.name == name && x.labels.get("outcome").map(String::as_str) == Some(outcome)
+            })
             .map(|x| x.value)
     };
-    assert_eq!(value("oathmesh_issuer_mint_requests_total", "ok"), Some(1.0), "{text}");
-    assert_eq!(value("oathmesh_issuer_mint_requests_total", "mint_denied"), Some(1.0));
+    assert_eq!(
+        value("oathmesh_issuer_mint_requests_total", "ok"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value("oathmesh_issuer_mint_requests_total", "mint_denied"),
+        Some(1.0)
+    );
     assert!(text.contains("oathmesh_issuer_mint_duration_seconds_count 1\n"));
 }
