@@ -188,6 +188,41 @@ pub async fn start_upstream() -> Server {
     }
 }
 
+/// The echo upstream on TLS (served by the same listener code as the gateway). When the
+/// upstream verified a client certificate, the echo reports its subject as the request
+/// header `x-test-client-subject`.
+pub async fn start_tls_upstream(tls: std::sync::Arc<oathmesh_serving::ServerTls>) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let options = oathmesh_serving::ServeOptions {
+        http: hyper::server::conn::http1::Builder::new(),
+        handshake_timeout: Duration::from_secs(5),
+        shutdown_grace: Duration::from_secs(1),
+        name: "test upstream",
+    };
+    let task = tokio::spawn(oathmesh_serving::serve_http1(
+        listener,
+        Some(tls),
+        options,
+        |info: oathmesh_serving::ConnectionInfo| {
+            service_fn(move |mut request: Request<Incoming>| {
+                if let Some(cert) = &info.client_certificate {
+                    request
+                        .headers_mut()
+                        .insert("x-test-client-subject", cert.subject_dn.parse().unwrap());
+                }
+                echo(request)
+            })
+        },
+        std::future::pending(),
+    ));
+    Server {
+        addr,
+        stop: None,
+        task: Some(task),
+    }
+}
+
 async fn echo(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path().to_owned();
     if let Some(ms) = path.strip_prefix("/slow/") {
