@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The gateway (PROTOCOL §11): formatting, lints, and its tests against real HTTP on loopback
+# The gateway (docs/gateway.md): formatting, lints, and its tests against real HTTP on loopback
 # (an echo upstream, tokens from the core's issuer, a private redis-server for shared state).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,6 +1,6 @@
-//! The gateway's own JSON answers. Verification failures reuse the core's PROTOCOL §2 body;
-//! failures of the proxying itself (limits, upstream) use the same shape without `step`, so a
-//! caller parses every error the gateway returns the same way.
+//! The gateway's own JSON answers. Verification failures reuse the core's failure body
+//! (docs/protocol.md, "Pipeline"); failures of the proxying itself (limits, upstream) use the
+//! same shape without `step`, so a caller parses every error the gateway returns the same way.
 
 use crate::body::{GatewayBody, full};
 use bytes::Bytes;
@@ -118,7 +118,7 @@ impl ProxyError {
     }
 }
 
-/// The PROTOCOL §2 answer to a failed verification.
+/// The core's answer to a failed verification (docs/protocol.md, "Pipeline").
 pub fn verify_error_response(error: &VerifyError, request_id: &str) -> Response<GatewayBody> {
     let status =
         StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

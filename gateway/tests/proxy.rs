@@ -26,7 +26,7 @@ async fn setup() -> (Trust, Server, Server) {
     (trust, upstream, gateway)
 }
 
-/// Checks a PROTOCOL §2 error body and returns it.
+/// Checks a verification error body (docs/protocol.md, "Pipeline") and returns it.
 fn assert_denied(reply: &Reply, status: u16, code: &str, step: &str) -> serde_json::Value {
     assert_eq!(reply.status.as_u16(), status, "{:?}", reply.body);
     assert_eq!(reply.headers["content-type"], "application/json");

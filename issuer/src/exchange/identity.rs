@@ -1,4 +1,4 @@
-//! From a verified ID token's flat claims to the CI job's identity (PROTOCOL §10).
+//! From a verified ID token's flat claims to the CI job's identity (docs/protocol.md, "CI OIDC exchange").
 //!
 //! GitHub: `sub = job://github/<repository>/<workflow file>`, the file name taken from
 //! `workflow_ref` (`octo-org/octo-repo/.github/workflows/deploy.yml@refs/heads/main`);
