@@ -15,3 +15,7 @@ cargo clippy -p oathmesh-gateway --all-targets -- -D warnings
 . "$ROOT/scripts/lib/redis.sh"
 oathmesh_redis_install
 cargo test -p oathmesh-gateway
+
+# The deployment units (deploy/systemd) against the binary just built.
+cargo build -p oathmesh-cli
+"$ROOT/deploy/systemd/check.sh" "$CARGO_TARGET_DIR/debug/oathmesh"

@@ -8,6 +8,6 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 . "$ROOT/scripts/lib/redis.sh"
 oathmesh_redis_start
 trap oathmesh_redis_stop EXIT
-cargo fmt -p oathmesh-issuer -- --check
-cargo clippy -p oathmesh-issuer --all-targets -- -D warnings
-cargo test -p oathmesh-issuer
+cargo fmt -p oathmesh-issuer -p oathmesh-serving -- --check
+cargo clippy -p oathmesh-issuer -p oathmesh-serving --all-targets --features oathmesh-serving/test-pki -- -D warnings
+cargo test -p oathmesh-issuer -p oathmesh-serving --features oathmesh-serving/test-pki
