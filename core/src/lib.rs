@@ -32,53 +32,68 @@
 //! assert_eq!(again.code(), "replay_detected");
 //! ```
 
+//! ## Where each rule lives
+//!
+//! The folders follow `docs/protocol.md`:
+//!
+//! | folder | protocol | what |
+//! |---|---|---|
+//! | [`wire`] | §1, §4 | token shape, base64url, strict JSON, claim types and formats, canonical request |
+//! | [`keys`] | §3 | Ed25519 keys and JWKs, the signature check, key sources, JWKS fetching |
+//! | [`verify`] | §2 | the pipeline, its configuration document, errors, the caller |
+//! | [`state`] | §6, §7 | replay cache, revocation list, Redis |
+//! | [`policy`] | §5 | rules, patterns, policy files, Pkl |
+//! | [`audit`] | §8 | audit events, outputs, the HMAC chain |
+//! | [`issue`] | §9 | minting, client assertions, the issuer client |
+//!
+//! [`clock`] and [`ops`] (operational events) serve every folder.
+
 pub mod audit;
-pub mod audit_chain;
-pub mod b64;
-pub mod binding;
-pub mod caller;
-pub mod claims;
-#[cfg(feature = "client")]
-pub mod client;
-pub mod client_assertion;
 pub mod clock;
-pub mod config;
 pub mod error;
-pub mod glob;
-pub mod issuer;
-#[cfg(feature = "jwks-fetch")]
-pub mod jwks_fetch;
+pub mod issue;
 pub mod keys;
-pub mod keysource;
 pub mod ops;
 pub mod policy;
-pub mod policy_file;
-mod raw_json;
+pub mod state;
+pub mod verify;
+pub mod wire;
+
+// The paths of 0.1, kept so that servers, bindings and users compile unchanged.
+pub use audit::chain as audit_chain;
+#[cfg(feature = "client")]
+pub use issue::client;
+pub use issue::{client_assertion, issuer};
+#[cfg(feature = "jwks-fetch")]
+pub use keys::fetch as jwks_fetch;
+pub use keys::signature;
+pub use keys::source as keysource;
+pub use policy::glob;
+pub use policy::watch as policy_file;
 #[cfg(feature = "redis")]
-pub mod redis_store;
-pub mod replay;
-pub mod revocation;
-pub mod signature;
-pub mod strict_json;
-pub mod token;
-pub mod verifier;
+pub use state::redis as redis_store;
+pub use state::{replay, revocation};
+pub use verify::{caller, config};
+pub use wire::{b64, claims, strict_json, token};
 
 pub use audit::{
     AuditEvent, AuditSink, CallbackSink, ChainedStdoutSink, FanOutSink, FileSink, Outcome,
     StdoutSink,
 };
-pub use binding::{RequestParts, canonical_request, canonical_request_hash};
-pub use caller::Caller;
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use config::VerifierConfig;
-pub use error::{ConfigError, ErrorKind, MintError, Step, VerifyError};
-pub use issuer::{Issuer, LocalSigner, MintRequest, MintedToken, Signer, SourceRequest};
+pub use error::ConfigError;
+pub use issue::error::MintError;
+pub use issue::issuer::{Issuer, LocalSigner, MintRequest, MintedToken, Signer, SourceRequest};
+pub use keys::source::{KeyLookupError, KeySource, PrewarmResult, StaticKeys};
 pub use keys::{GeneratedKey, Jwk, KeySet, generate_key};
-pub use keysource::{KeyLookupError, KeySource, PrewarmResult, StaticKeys};
 pub use ops::{OpsEvent, OpsReporter};
+pub use policy::watch::{ReloadOutcome, WatchedPolicy};
 pub use policy::{Decision, Policy};
-pub use policy_file::{ReloadOutcome, WatchedPolicy};
-pub use replay::{BackendError, MemoryReplayCache, ReplayCache, ReplayCheck};
-pub use revocation::{MemoryRevocationList, RevocationList};
-pub use token::{Claims, Header, Source};
-pub use verifier::{Verifier, VerifyContext, token_from_authorization};
+pub use state::replay::{BackendError, MemoryReplayCache, ReplayCache, ReplayCheck};
+pub use state::revocation::{MemoryRevocationList, RevocationList};
+pub use verify::caller::Caller;
+pub use verify::config::VerifierConfig;
+pub use verify::error::{ErrorKind, Step, VerifyError};
+pub use verify::pipeline::{Verifier, VerifyContext, token_from_authorization};
+pub use wire::canonical_request::{RequestParts, canonical_request, canonical_request_hash};
+pub use wire::token::{Claims, Header, Source};

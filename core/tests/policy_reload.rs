@@ -3,7 +3,8 @@
 
 mod support;
 
-use oathmesh_core::policy_file::{load_policy_file, pkl_eval_json};
+use oathmesh_core::policy::pkl::{self, pkl_eval_json};
+use oathmesh_core::policy::watch::load_policy_file;
 use oathmesh_core::*;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -188,7 +189,7 @@ fn the_verify_path_checks_the_file_about_once_a_second() {
 }
 
 fn pkl() -> PathBuf {
-    let pkl = policy_file::resolve_pkl(None).expect(
+    let pkl = pkl::resolve_pkl(None).expect(
         "the real `pkl` CLI is needed (scripts/test-rust.sh installs it and sets OATHMESH_PKL)",
     );
     assert!(pkl.is_file(), "{} is not a file", pkl.display());

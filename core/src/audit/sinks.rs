@@ -1,9 +1,9 @@
 //! Audit (PROTOCOL §8): one event per verification, allow or deny. Events carry who, what and
 //! why, never the token or a key. A failing or panicking sink never changes the result.
 
-use crate::audit_chain::HmacChain;
+use crate::audit::chain::HmacChain;
 use crate::ops::OpsEvent;
-use crate::token::{Claims, Source};
+use crate::wire::token::{Claims, Source};
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::Write;

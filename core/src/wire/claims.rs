@@ -1,8 +1,8 @@
 //! Claim presence and format rules (PROTOCOL §1, step 11). The issuer runs the same rules
 //! before signing, so an OathMesh issuer cannot mint what an OathMesh verifier would refuse.
 
-use crate::error::{Step, VerifyError};
-use crate::token::Claims;
+use crate::verify::error::{Step, VerifyError};
+use crate::wire::token::Claims;
 
 /// The lifetime cap: `exp - iat` may not exceed it, at the issuer or the verifier.
 pub const MAX_LIFETIME_SECS: i64 = 300;
@@ -296,7 +296,7 @@ mod tests {
         c.tenant = Some("t\u{0}".into());
         assert_eq!(check_formats(&c).unwrap_err().claim, "tenant");
         c.tenant = Some("acme".into());
-        c.src = Some(crate::token::Source {
+        c.src = Some(crate::wire::token::Source {
             repo: Some("acme/app\n".into()),
             ..Default::default()
         });

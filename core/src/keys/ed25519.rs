@@ -1,8 +1,8 @@
 //! Ed25519 keys (PROTOCOL §3): PKCS#8/SPKI PEM, JWKs, RFC 7638 thumbprints, static key sets.
 
-use crate::b64;
 use crate::error::ConfigError;
-use crate::strict_json;
+use crate::wire::b64;
+use crate::wire::strict_json;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{
     DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, KeypairBytes,
@@ -246,7 +246,7 @@ fn parse_jwk(jwk: &Value) -> Option<(String, PublicKey)> {
         Some(_) => JwkAlg::Other,
     };
     let kid = match jwk.get("kid") {
-        Some(Value::String(kid)) if crate::token::is_valid_kid(kid) => kid.clone(),
+        Some(Value::String(kid)) if crate::wire::token::is_valid_kid(kid) => kid.clone(),
         Some(_) => return None,
         None => thumbprint(&key),
     };

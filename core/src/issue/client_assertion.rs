@@ -3,7 +3,7 @@
 //! confusable with an Oath Token's `om+jwt`), `iss = sub = client id`, `aud = issuer URL`,
 //! a lifetime of at most 60 s and a single-use `jti`.
 
-use crate::b64;
+use crate::wire::b64;
 use ed25519_dalek::{Signer as _, SigningKey};
 
 /// The `typ` of a client assertion.

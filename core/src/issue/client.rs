@@ -5,13 +5,13 @@
 //! Blocking by design (a mint is one short HTTP call); bindings wrap it for their async
 //! runtimes (a thread in Python and Node, a goroutine in Go).
 
-use crate::binding::canonical_request_hash;
-use crate::client_assertion::sign_assertion;
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
-use crate::issuer::{MintRequest, new_jti};
+use crate::issue::client_assertion::sign_assertion;
+use crate::issue::issuer::{MintRequest, new_jti};
 use crate::keys;
-use crate::strict_json;
+use crate::wire::canonical_request::canonical_request_hash;
+use crate::wire::strict_json;
 use base64::Engine;
 use ed25519_dalek::SigningKey;
 use serde::Deserialize;

@@ -1,13 +1,14 @@
 //! Issuance: a validated mint request becomes a signed Oath Token. Signing goes through the
 //! [`Signer`] trait so a KMS or HSM can hold the key; [`LocalSigner`] keeps it in memory.
 
-use crate::b64;
-use crate::claims::{self, MAX_LIFETIME_SECS};
 use crate::clock::{Clock, FixedClock, SystemClock};
-use crate::error::{ConfigError, MintError};
+use crate::error::ConfigError;
+use crate::issue::error::MintError;
 use crate::keys::{self, Jwk};
-use crate::strict_json;
-use crate::token::{self, Claims, Source};
+use crate::wire::b64;
+use crate::wire::claims::{self, MAX_LIFETIME_SECS};
+use crate::wire::strict_json;
+use crate::wire::token::{self, Claims, Source};
 use ed25519_dalek::{Signer as _, SigningKey};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

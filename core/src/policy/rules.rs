@@ -5,9 +5,9 @@
 //! rule index and key. A typo such as `"sbu"` must never silently widen a rule.
 
 use crate::error::ConfigError;
-use crate::glob;
-use crate::strict_json;
-use crate::token::Claims;
+use crate::policy::glob;
+use crate::wire::strict_json;
+use crate::wire::token::Claims;
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -266,7 +266,7 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::Source;
+    use crate::wire::token::Source;
 
     fn claims() -> Claims {
         Claims {

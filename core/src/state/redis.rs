@@ -8,8 +8,8 @@
 use crate::clock::{self, Clock};
 use crate::error::ConfigError;
 use crate::ops::OpsReporter;
-use crate::replay::{BackendError, MemoryReplayCache, ReplayCache, ReplayCheck};
-use crate::revocation::RevocationList;
+use crate::state::replay::{BackendError, MemoryReplayCache, ReplayCache, ReplayCheck};
+use crate::state::revocation::RevocationList;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! What a successful verification tells the receiving service about its caller.
 
-use crate::token::{Claims, Source};
+use crate::wire::token::{Claims, Source};
 use serde::Serialize;
 
 /// The verified caller. Field names are snake_case here and in JSON; each binding exposes

@@ -8,8 +8,8 @@
 
 use crate::clock::Clock;
 use crate::error::ConfigError;
+use crate::keys::source::{KeyLookupError, KeySource, PrewarmResult};
 use crate::keys::{KeySet, MAX_JWKS_BYTES, PublicKey};
-use crate::keysource::{KeyLookupError, KeySource, PrewarmResult};
 use crate::ops::OpsReporter;
 use std::collections::HashMap;
 use std::net::IpAddr;

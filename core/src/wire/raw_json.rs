@@ -1,5 +1,5 @@
 //! Typed, allocation-light parsing of the two token segments, with the same strictness as
-//! [`crate::strict_json`] (duplicate keys refused at every depth, trailing data refused) but
+//! [`crate::wire::strict_json`] (duplicate keys refused at every depth, trailing data refused) but
 //! without building a `serde_json::Value` tree: this runs on every request, and it is the
 //! largest cost of the pipeline after the signature check.
 //!
@@ -7,7 +7,7 @@
 //! reported for the first claim in the protocol's fixed order, not in the order of the JSON
 //! text, and only once the whole segment is known to be well-formed JSON.
 
-use crate::strict_json::DUPLICATE_KEY;
+use crate::wire::strict_json::DUPLICATE_KEY;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;

@@ -1,7 +1,7 @@
 //! Revocation by subject (PROTOCOL §7): a revoked subject's tokens are refused at step 13.5
 //! for as long as the revocation stands.
 
-use crate::replay::BackendError;
+use crate::state::replay::BackendError;
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 

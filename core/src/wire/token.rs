@@ -1,13 +1,13 @@
 //! The wire format (PROTOCOL §1): splitting a compact JWS, decoding its header (step 02) and
 //! claims (step 03) into typed structs, and encoding them for issuance.
 //!
-//! Decoding only checks shape and types; claim *formats* are checked by [`crate::claims`] at
+//! Decoding only checks shape and types; claim *formats* are checked by [`crate::wire::claims`] at
 //! step 11, so the pipeline can report the issuer check (step 04) before format errors.
 
-use crate::b64;
-use crate::error::{ErrorKind, Step, VerifyError};
-use crate::raw_json::{self, Fields, NOT_AN_OBJECT, Raw, RawObject, RawStrings};
-use crate::strict_json::DUPLICATE_KEY;
+use crate::verify::error::{ErrorKind, Step, VerifyError};
+use crate::wire::b64;
+use crate::wire::raw_json::{self, Fields, NOT_AN_OBJECT, Raw, RawObject, RawStrings};
+use crate::wire::strict_json::DUPLICATE_KEY;
 use serde::Serialize;
 use serde::de::MapAccess;
 

@@ -3,22 +3,23 @@
 //! anything else is not burned.
 
 use crate::audit::{self, AuditEvent, AuditSink, FanOutSink, Outcome};
-use crate::b64;
-use crate::binding::RequestParts;
-use crate::caller::Caller;
-use crate::claims;
 use crate::clock::{self, Clock};
-use crate::config::VerifierConfig;
-use crate::error::{ConfigError, ErrorKind, Step, VerifyError};
+use crate::error::ConfigError;
 use crate::keys::JwkAlg;
-use crate::keysource::{KeyLookupError, KeySource, PrewarmResult};
+use crate::keys::signature;
+use crate::keys::source::{KeyLookupError, KeySource, PrewarmResult};
 use crate::ops::{OpsEvent, OpsReporter};
 use crate::policy::Policy;
-use crate::policy_file::{ReloadOutcome, WatchedPolicy};
-use crate::replay::{ReplayCache, ReplayCheck};
-use crate::revocation::RevocationList;
-use crate::signature;
-use crate::token::{self, Claims};
+use crate::policy::watch::{ReloadOutcome, WatchedPolicy};
+use crate::state::replay::{ReplayCache, ReplayCheck};
+use crate::state::revocation::RevocationList;
+use crate::verify::caller::Caller;
+use crate::verify::config::VerifierConfig;
+use crate::verify::error::{ErrorKind, Step, VerifyError};
+use crate::wire::b64;
+use crate::wire::canonical_request::RequestParts;
+use crate::wire::claims;
+use crate::wire::token::{self, Claims};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
