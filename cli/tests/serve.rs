@@ -1,9 +1,13 @@
 //! `oathmesh serve` and `oathmesh keys rotate` as processes: the issuer answers on loopback
 //! and mints a token that `oathmesh verify` accepts with the JWKS the issuer serves.
 
+mod support;
+
+use support::{Killed, free_port};
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn http(port: u16, request: &str) -> Option<(u16, String)> {
@@ -18,23 +22,6 @@ fn http(port: u16, request: &str) -> Option<(u16, String)> {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Some((status, body))
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

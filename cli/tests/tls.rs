@@ -2,30 +2,17 @@
 //! with no ANSI codes, and `oathmesh verify` fetching the JWKS over https, refused with the
 //! core's `jwks_unavailable` when the CA is not trusted, accepted with `--ca-file`.
 
+mod support;
+
+use support::{Killed, free_port};
+
 use oathmesh_serving::test_pki::TestCa;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_oathmesh");
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct TlsIssuer {
     url: String,

@@ -354,15 +354,7 @@ async fn healthz_and_metrics_on_their_own_listener_parse() {
     let text = response.text().await.unwrap();
     let samples = oathmesh_serving::metrics::parse(&text).expect("the exposition parses");
     let value = |name: &str, labels: &[(&str, &str)]| {
-        samples
-            .iter()
-            .find(|s| {
-                s.name == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-            })
-            .map(|s| s.value)
+        oathmesh_serving::metrics::value_of(&samples, name, labels)
     };
     let requests = "oathmesh_gateway_requests_total";
     assert_eq!(

@@ -130,15 +130,7 @@ mod tests {
         let text = m.render();
         let samples = oathmesh_serving::metrics::parse(&text).unwrap();
         let value = |name: &str, labels: &[(&str, &str)]| {
-            samples
-                .iter()
-                .find(|s| {
-                    s.name == name
-                        && labels
-                            .iter()
-                            .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-                })
-                .map(|s| s.value)
+            oathmesh_serving::metrics::value_of(&samples, name, labels)
         };
         let mints = "oathmesh_issuer_mint_requests_total";
         assert_eq!(

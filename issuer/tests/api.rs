@@ -327,12 +327,7 @@ async fn discovery_health_and_metrics() {
     let (_, text) = s.get("/metrics").await;
     let samples = oathmesh_serving::metrics::parse(&text).expect("a valid exposition");
     let value = |name: &str, outcome: &str| {
-        samples
-            .iter()
-            .find(|x| {
-                x.name == name && x.labels.get("outcome").map(String::as_str) == Some(outcome)
-            })
-            .map(|x| x.value)
+        oathmesh_serving::metrics::value_of(&samples, name, &[("outcome", outcome)])
     };
     assert_eq!(
         value("oathmesh_issuer_mint_requests_total", "ok"),

@@ -261,14 +261,11 @@ async fn a_client_certificate_authenticates_and_a_wrong_one_is_refused() {
         .unwrap();
     let samples = oathmesh_serving::metrics::parse(&text).expect("the exposition parses");
     let value = |client: &str, outcome: &str| {
-        samples
-            .iter()
-            .find(|x| {
-                x.name == "oathmesh_issuer_mint_requests_total"
-                    && x.labels.get("client").map(String::as_str) == Some(client)
-                    && x.labels.get("outcome").map(String::as_str) == Some(outcome)
-            })
-            .map(|x| x.value)
+        oathmesh_serving::metrics::value_of(
+            &samples,
+            "oathmesh_issuer_mint_requests_total",
+            &[("client", client), ("outcome", outcome)],
+        )
     };
     assert_eq!(value("deployer", "ok"), Some(2.0), "{text}");
     assert_eq!(value("deployer", "mint_denied"), Some(1.0), "{text}");

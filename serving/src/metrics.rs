@@ -276,6 +276,19 @@ pub fn parse(text: &str) -> Result<Vec<Sample>, ParseError> {
     Ok(samples)
 }
 
+/// The value of the first sample named `name` whose labels include every `(key, value)`.
+pub fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|s| s.value)
+}
+
 fn parse_labels(mut s: &str) -> Option<(BTreeMap<String, String>, &str)> {
     let mut labels = BTreeMap::new();
     loop {
@@ -325,12 +338,7 @@ mod tests {
         REQUESTS.render(&mut text);
         latency.render(&mut text);
         let samples = parse(&text).unwrap();
-        let find = |name: &str, key: &str, value: &str| {
-            samples
-                .iter()
-                .find(|s| s.name == name && s.labels.get(key).map(String::as_str) == Some(value))
-                .map(|s| s.value)
-        };
+        let find = |name: &str, key: &str, value: &str| value_of(&samples, name, &[(key, value)]);
         assert_eq!(
             find("t_requests_total", "code", "claim_invalid:aud"),
             Some(2.0)
