@@ -191,14 +191,7 @@ impl BoundGateway {
             shutdown_grace,
             name: "gateway",
         };
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            shutdown.await;
-            let _ = stop.send(true);
-        });
-        let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        };
+        let stopped = oathmesh_serving::reload::SharedShutdown::new(shutdown);
         let ops_on_main = metrics_listener.is_none();
         let metrics_task = metrics_listener.map(|listener| {
             let gateway = gateway.clone();
@@ -217,7 +210,7 @@ impl BoundGateway {
                         async move { Ok::<_, Infallible>(response) }
                     })
                 },
-                until_stopped(stopped.clone()),
+                stopped.clone().wait(),
             ))
         });
         serve_http1(
@@ -238,7 +231,7 @@ impl BoundGateway {
                     }
                 })
             },
-            until_stopped(stopped),
+            stopped.wait(),
         )
         .await;
         if let Some(task) = metrics_task {

@@ -82,14 +82,7 @@ pub async fn serve(
         shutdown_grace: Duration::from_millis(state.config.shutdown_grace_ms),
         name: "issuer",
     };
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop.send(true);
-    });
-    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
+    let stopped = oathmesh_serving::reload::SharedShutdown::new(shutdown);
     let main_endpoints = if metrics_listener.is_some() {
         Endpoints::WithoutMetrics
     } else {
@@ -106,7 +99,7 @@ pub async fn serve(
             state.tls.clone(),
             options,
             move |info| connection_service(router.clone(), info),
-            until_stopped(stopped.clone()),
+            stopped.clone().wait(),
         ))
     });
     let router = router_for(state.clone(), main_endpoints);
@@ -115,7 +108,7 @@ pub async fn serve(
         state.tls.clone(),
         options,
         move |info| connection_service(router.clone(), info),
-        until_stopped(stopped),
+        stopped.wait(),
     )
     .await;
     if let Some(metrics) = metrics {

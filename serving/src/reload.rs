@@ -68,3 +68,25 @@ pub async fn shutdown_signal() {
     }
     tracing::info!("shutdown requested");
 }
+
+/// One shutdown request shared by several listeners (the API and the metrics listener stop
+/// together). Clone it, then `wait()` on each clone.
+#[derive(Clone)]
+pub struct SharedShutdown(tokio::sync::watch::Receiver<bool>);
+
+impl SharedShutdown {
+    /// Watches `shutdown` on a task; must be called inside a tokio runtime.
+    pub fn new(shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        SharedShutdown(stopped)
+    }
+
+    /// Resolves once shutdown was asked for (or its sender is gone).
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}

@@ -189,23 +189,23 @@ async fn connect(
     let stream = TcpStream::connect(addr).await.unwrap();
     stream.set_nodelay(true).unwrap();
     match tls {
-        None => {
-            let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .unwrap();
-            tokio::spawn(connection);
-            sender
-        }
+        None => handshake(stream).await,
         Some(connector) => {
             let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-            let stream = connector.connect(name, stream).await.unwrap();
-            let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                .await
-                .unwrap();
-            tokio::spawn(connection);
-            sender
+            handshake(connector.connect(name, stream).await.unwrap()).await
         }
     }
+}
+
+async fn handshake<IO>(io: IO) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    sender
 }
 
 /// `requests` GETs over `connections` keep-alive connections; request `i` carries
