@@ -313,7 +313,7 @@ oathmesh_status oathmesh_canonical_request_hash(const uint8_t *method,
 oathmesh_status oathmesh_generate_key(struct oathmesh_bytes *key_out,
                                       struct oathmesh_error **err_out);
 
-// The library version (`"0.1.0"`): a static NUL-terminated string, never freed.
+// The library version (the workspace version, e.g. `"0.2.0"`): a static NUL-terminated string, never freed.
 const char *oathmesh_version(void);
 
 // Builds a verifier from the configuration document of `docs/configuration.md` (UTF-8 JSON,

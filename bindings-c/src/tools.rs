@@ -64,7 +64,7 @@ pub unsafe extern "C" fn oathmesh_generate_key(
     })
 }
 
-/// The library version (`"0.1.0"`): a static NUL-terminated string, never freed.
+/// The library version (the workspace version, e.g. `"0.2.0"`): a static NUL-terminated string, never freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn oathmesh_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()

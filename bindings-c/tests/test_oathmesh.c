@@ -526,7 +526,7 @@ static void test_audit_callback(const struct key *key, const oathmesh_issuer *is
 
 int main(void) {
     const char *version = oathmesh_version();
-    CHECK(version != NULL && strcmp(version, "0.1.0") == 0, "version %s", version ? version : "(null)");
+    CHECK(version != NULL && strcmp(version, "0.2.0") == 0, "version %s", version ? version : "(null)");
 
     struct key key = new_key();
     oathmesh_issuer *issuer = new_issuer(&key);

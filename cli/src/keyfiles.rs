@@ -21,6 +21,11 @@ pub enum KeyFileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot create the folder {} ({source})", path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -79,6 +84,29 @@ fn companion_paths(private: &Path) -> (PathBuf, PathBuf) {
     (dir.join(format!("{stem}.pub.pem")), dir.join("jwks.json"))
 }
 
+/// Creates the missing folders above a key file, 0700: `keygen --out keys/issuer.pem` works
+/// on a fresh checkout, and the folder that holds a private key is private too. Folders that
+/// already exist keep their mode.
+fn create_parent_dirs(private: &Path) -> Result<(), KeyFileError> {
+    let Some(dir) = private.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|source| KeyFileError::CreateDir {
+        path: dir.to_owned(),
+        source,
+    })
+}
+
 pub fn write_new_key(private: &Path, force: bool) -> Result<WrittenKey, KeyFileError> {
     let key = generate_key();
     let (public, jwks) = companion_paths(private);
@@ -86,6 +114,7 @@ pub fn write_new_key(private: &Path, force: bool) -> Result<WrittenKey, KeyFileE
     if !force && let Some(existing) = [private, &public, &jwks].into_iter().find(|p| p.exists()) {
         return Err(KeyFileError::Exists(existing.to_owned()));
     }
+    create_parent_dirs(private)?;
     write_file(private, key.private_pem.as_bytes(), 0o600, force)?;
     write_file(&public, key.public_pem.as_bytes(), 0o644, force)?;
     write_file(

@@ -106,6 +106,33 @@ fn keygen_writes_private_key_0600_and_refuses_to_overwrite() {
 }
 
 #[test]
+fn keygen_creates_missing_parent_folders_0700() {
+    // The README's first command, `keygen --out keys/issuer.pem`, on a fresh checkout.
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("keys/nested/issuer.pem");
+    let out = oathmesh(&["keygen", "--out", key.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for f in ["issuer.pem", "issuer.pub.pem", "jwks.json"] {
+        assert!(dir.path().join("keys/nested").join(f).is_file(), "{f}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for d in ["keys", "keys/nested"] {
+            let mode = std::fs::metadata(dir.path().join(d)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{d}");
+        }
+    }
+}
+
+#[test]
+fn version_is_the_workspace_version() {
+    let out = oathmesh(&["--version"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "oathmesh 0.2.0");
+}
+
+#[test]
 fn refused_keygen_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("jwks.json"), "{}").unwrap();

@@ -327,7 +327,7 @@ func TestConcurrentRaceOnOneToken(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	if oathmesh.Version() != "0.1.0" {
+	if oathmesh.Version() != "0.2.0" {
 		t.Fatalf("version %q", oathmesh.Version())
 	}
 }
