@@ -2,9 +2,8 @@
 # The end-to-end demo: an issuer key, tokens minted for one call each, and a receiver that
 # verifies them through the full pipeline. Prints one row per scenario and exits non-zero
 # if any outcome differs from what OathMesh promises.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 echo "Building the oathmesh CLI (release)..."
 cargo build --release -q -p oathmesh-cli --manifest-path "$ROOT/Cargo.toml"

@@ -10,9 +10,8 @@
 # A caller goes through the scenarios below; the script prints one row per check
 # (scenario, service, expected, got), the tail of an audit log, stops everything it
 # started, and exits non-zero if anything differs from the expectation.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/redis.sh
 . "$ROOT/scripts/lib/redis.sh"
 # shellcheck source=lib/build.sh
@@ -33,7 +32,7 @@ om_build_cli
 om_build_python
 om_build_node
 om_build_go
-command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+om_need curl curl
 OM="$CARGO_TARGET_DIR/release/oathmesh"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

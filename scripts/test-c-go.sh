@@ -6,23 +6,14 @@
 # RoundTripper, Redis, JWKS fetching, policy reload with pkl, the HMAC audit chain,
 # concurrency, golang-jwt interop, the README's Go quickstart), the Go demo service, and a
 # one-iteration benchmark smoke run.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 BUILD="$ROOT/bindings-c/build"
 GO_PKG="$ROOT/bindings-c/go/oathmesh"
 GO_VERSION=1.26.8
 mkdir -p "$BUILD"
 
 # --- tools -----------------------------------------------------------------------------
-apt_install() {
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-  fi
-}
 missing=()
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
@@ -34,7 +25,7 @@ if ! command -v go >/dev/null && [ ! -x "$BUILD/go/bin/go" ]; then
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
-  apt_install "${missing[@]}"
+  om_apt_install "${missing[@]}"
 fi
 
 # Go: use the installed toolchain (go.mod asks for 1.26, and Go >= 1.21 fetches it from the
@@ -70,8 +61,9 @@ oathmesh_redis_start
 oathmesh_pkl_install "$ROOT"
 
 # --- Rust: the library and the CLI (release, once) and the header drift check ------------
-echo "--- cargo build --release -p oathmesh-c -p oathmesh-cli"
-cargo build --release -p oathmesh-c -p oathmesh-cli
+# shellcheck source=lib/build.sh
+source "$ROOT/scripts/lib/build.sh"
+om_build_native
 LIB="$CARGO_TARGET_DIR/release/liboathmesh.a"
 test -f "$LIB"
 # `oathmesh serve` (the issuer) for the client tests, `oathmesh audit verify` for the chain.
@@ -79,9 +71,7 @@ export OATHMESH_BIN="$CARGO_TARGET_DIR/release/oathmesh"
 test -x "$OATHMESH_BIN"
 
 echo "--- rustfmt, clippy, cargo test -p oathmesh-c (header drift, unit tests)"
-rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
-cargo fmt -p oathmesh-c -- --check
-cargo clippy -p oathmesh-c --all-targets -- -D warnings
+om_lint -p oathmesh-c
 cargo test -p oathmesh-c
 
 # --- C: tests and the README quickstart, under valgrind ---------------------------------

@@ -1,14 +1,10 @@
 #!/usr/bin/env bash
 # The gateway (docs/gateway.md): formatting, lints, and its tests against real HTTP on loopback
 # (an echo upstream, tokens from the core's issuer, a private redis-server for shared state).
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
-cargo fmt -p oathmesh-gateway -- --check
-cargo clippy -p oathmesh-gateway --all-targets -- -D warnings
+om_lint -p oathmesh-gateway
 
 # The Redis tests start their own redis-server; only the binary is needed.
 # shellcheck source=lib/redis.sh

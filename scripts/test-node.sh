@@ -1,15 +1,11 @@
 #!/usr/bin/env bash
 # Node binding (@oathmesh/sdk): install, build the napi-rs addon and the TS layer, run the
 # tests, then check that the packed tarball installs into a fresh folder and verifies a token.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$ROOT/bindings-node"
 
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "==> installing Node.js and npm (apt)"
-  apt-get update -qq && apt-get install -y -qq nodejs npm
-fi
+command -v node >/dev/null && command -v npm >/dev/null || om_apt_install nodejs npm
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if [ "$node_major" -lt 20 ]; then
   echo "Node.js >= 20 is required (found $(node --version))" >&2
@@ -23,20 +19,15 @@ source "$ROOT/scripts/lib/pkl.sh"
 work="$(mktemp -d)"
 trap 'oathmesh_redis_stop; rm -rf "$work"' EXIT
 
-echo "==> cargo build --release -p oathmesh-cli"
-(cd "$ROOT" && cargo build --release --quiet -p oathmesh-cli)
-export OATHMESH_BIN="$CARGO_TARGET_DIR/release/oathmesh"
+# shellcheck source=lib/build.sh
+source "$ROOT/scripts/lib/build.sh"
+om_build_cli
 oathmesh_redis_start
 oathmesh_pkl_install "$ROOT"
 
-echo "==> npm ci"
-npm ci --no-audit --no-fund
-
-echo "==> napi build --release"
-npx napi build --platform --release --output-dir native
-
-echo "==> tsc (ESM, CJS, and a type check of the tests)"
-npm run --silent build:ts
+# npm ci, the addon and the ESM/CJS layer, once per run (scripts/lib/build.sh).
+om_build_node
+echo "==> tsc: type check of the tests"
 npx tsc -p tsconfig.test.json
 
 echo "==> node --test"

@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # Rust: formatting, lints, unit/integration/property tests, Wycheproof, and the conformance
 # vector drift check (the generator's output must equal the committed file).
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 # The crates this script owns; each binding's script checks its own crate.
 CRATES=(-p oathmesh-core -p oathmesh-cli -p oathmesh-conformance)
 
-rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
-cargo fmt "${CRATES[@]}" -- --check
-cargo clippy "${CRATES[@]}" --all-targets -- -D warnings
+om_lint "${CRATES[@]}"
+# shellcheck source=lib/version.sh
+. "$ROOT/scripts/lib/version.sh"
+om_check_version
 cargo build -p oathmesh-core --no-default-features
 
 # Real services for the shared-state tests: a private Redis and the pkl CLI.

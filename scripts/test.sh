@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test in every language. Installs what it needs; safe on a fresh machine.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 run() {
   echo
@@ -11,8 +9,20 @@ run() {
   "$@"
 }
 
+# shellcheck source=lib/version.sh
+. "$ROOT/scripts/lib/version.sh"
+# shellcheck source=lib/build.sh
+. "$ROOT/scripts/lib/build.sh"
+run om_check_version
+# rustfmt and clippy once for the whole workspace; the language scripts then skip theirs.
+run om_lint_workspace
+export OATHMESH_LINTED=1
+
 run "$ROOT/scripts/test-rust.sh"
-for suite in issuer gateway python node c-go; do
+# Every native artifact once (CLI, liboathmesh.a, wheel, addon); every suite below and the
+# demo reuse them (scripts/lib/build.sh).
+run om_build_all
+for suite in issuer gateway python node c-go release; do
   if [ -x "$ROOT/scripts/test-$suite.sh" ]; then
     run "$ROOT/scripts/test-$suite.sh"
   fi

@@ -7,11 +7,7 @@
 
 oathmesh_redis_install() {
   command -v redis-server >/dev/null 2>&1 && return 0
-  command -v apt-get >/dev/null 2>&1 || { echo "redis-server is missing and apt-get is not available" >&2; return 1; }
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+  om_apt_install redis-server
   # The package starts a system-wide instance on 6379; tests use their own.
 }
 
