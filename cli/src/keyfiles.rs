@@ -101,10 +101,12 @@ fn create_parent_dirs(private: &Path) -> Result<(), KeyFileError> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir).map_err(|source| KeyFileError::CreateDir {
-        path: dir.to_owned(),
-        source,
-    })
+    builder
+        .create(dir)
+        .map_err(|source| KeyFileError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })
 }
 
 pub fn write_new_key(private: &Path, force: bool) -> Result<WrittenKey, KeyFileError> {

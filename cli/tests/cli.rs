@@ -119,7 +119,10 @@ fn keygen_creates_missing_parent_folders_0700() {
     {
         use std::os::unix::fs::PermissionsExt;
         for d in ["keys", "keys/nested"] {
-            let mode = std::fs::metadata(dir.path().join(d)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(d))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o700, "{d}");
         }
     }
