@@ -53,7 +53,7 @@ om_build_node() {
   [ "${OATHMESH_BUILT_NODE:-}" = 1 ] && return 0
   echo "==> npm ci, napi build --release, tsc (the Node addon)"
   (cd "$ROOT/bindings-node" &&
-    { [ -d node_modules ] || npm ci --no-audit --no-fund --silent; } &&
+    { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --silent; } &&
     npx napi build --platform --release --output-dir native >/dev/null &&
     npm run --silent build:ts)
   export OATHMESH_BUILT_NODE=1
