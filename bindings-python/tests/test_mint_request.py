@@ -31,15 +31,16 @@ def test_mint_request_refuses_unknown_and_wrong_arguments(issuer: oathmesh.Issue
         issuer.mint(sub="svc://a", aud=AUDIENCE, act="read", colour="red")
     with pytest.raises(TypeError):
         issuer.mint({"sub": "svc://a"})  # type: ignore[arg-type]
-    with pytest.raises(oathmesh.MintError):
-        issuer.mint(oathmesh.MintRequest(sub="svc://a/../admin", aud=AUDIENCE, act="read"))
+    with pytest.raises(oathmesh.MintError) as caught:
+        issuer.mint(oathmesh.MintRequest(sub="nope", aud=AUDIENCE, act="read"))
+    assert caught.value.code == "claim_invalid:sub"
 
 
 def test_revoked_subjects_given_twice_is_refused_by_the_core(issuer: oathmesh.Issuer) -> None:
     base: dict[str, Any] = {"audience": AUDIENCE, "trusted_issuers": [ISSUER], "jwks": issuer.jwks()}
     with pytest.raises(oathmesh.ConfigError) as caught:
         oathmesh.Verifier(**base, revocation=["svc://a"], revoked_subjects=["svc://b"])
-    assert "revoked_subjects" in caught.value.message, caught.value.message
+    assert "duplicate" in caught.value.message, caught.value.message
 
 
 def test_leeway_default_comes_from_the_core(issuer: oathmesh.Issuer) -> None:
