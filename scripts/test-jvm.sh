@@ -27,7 +27,8 @@ MVN=(mvn -B -q -ntp)
 cargo build --quiet --release -p oathmesh-jvm --lib --bin uniffi-bindgen
 export OATHMESH_JVM_LIB="$CARGO_TARGET_DIR/release/liboathmesh_jvm.so"
 export OATHMESH_JVM_BINDGEN="$CARGO_TARGET_DIR/release/uniffi-bindgen"
-cargo test --quiet -p oathmesh-jvm --lib
+cargo fmt -p oathmesh-jvm -- --check
+cargo test --quiet --release -p oathmesh-jvm --lib
 
 # --- the jar and its suites ------------------------------------------------------------
 (cd "$JVM" && "${MVN[@]}" verify)

@@ -41,7 +41,10 @@ mod tests {
 
     #[test]
     fn echoes_one_well_formed_id() {
-        assert_eq!(request_id_for(vec!["abc-1:2/3+=@~".into()]), "abc-1:2/3+=@~");
+        assert_eq!(
+            request_id_for(vec!["abc-1:2/3+=@~".into()]),
+            "abc-1:2/3+=@~"
+        );
     }
 
     #[test]
@@ -56,7 +59,10 @@ mod tests {
         ] {
             let id = request_id_for(values.clone());
             assert_eq!(id.len(), 32, "{values:?}");
-            assert!(id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
         }
     }
 }

@@ -48,8 +48,10 @@ impl Verifier {
     fn run(
         &self,
         options: &VerifyOptions,
-        call: impl FnOnce(&oathmesh_core::Verifier, &VerifyContext<'_>)
-            -> Result<oathmesh_core::Caller, oathmesh_core::VerifyError>,
+        call: impl FnOnce(
+            &oathmesh_core::Verifier,
+            &VerifyContext<'_>,
+        ) -> Result<oathmesh_core::Caller, oathmesh_core::VerifyError>,
     ) -> Result<Caller, OathMeshError> {
         let request = options.request.as_ref().map(|r| RequestParts {
             method: &r.method,
@@ -142,6 +144,8 @@ impl Verifier {
             [one] => Some(one.clone()),
             many => Some(many.join(", ")),
         };
-        self.run(&options, |v, ctx| v.verify_authorization(header.as_deref(), ctx))
+        self.run(&options, |v, ctx| {
+            v.verify_authorization(header.as_deref(), ctx)
+        })
     }
 }
