@@ -21,5 +21,5 @@ BINDGEN="${OATHMESH_JVM_BINDGEN:-$TARGET/release/uniffi-bindgen}"
 rm -rf "$GENERATED"
 mkdir -p "$GENERATED" "$NATIVE/linux-x86-64"
 "$BINDGEN" generate --library "$OATHMESH_JVM_LIB" --language kotlin \
-  --config "$HERE/uniffi.toml" --out-dir "$GENERATED" --no-format >/dev/null
+  --out-dir "$GENERATED" --no-format >/dev/null
 cp "$OATHMESH_JVM_LIB" "$NATIVE/linux-x86-64/liboathmesh_jvm.so"

@@ -142,7 +142,7 @@ class ApiTest {
     fun `100k verifier create and close cycles keep RSS flat`() {
         Fixture().use { f ->
             fun cycle(n: Int) = repeat(n) { Verifier.fromJson(f.verifierConfig).close() }
-            cycle(20_000) // warm up: JIT, allocator arenas
+            cycle(30_000) // warm up: JIT, allocator arenas
             System.gc()
             val before = rssKiB()
             cycle(100_000)
