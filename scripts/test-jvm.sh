@@ -33,19 +33,14 @@ cargo test --quiet --release -p oathmesh-jvm --lib
 # --- the jar and its suites ------------------------------------------------------------
 (cd "$JVM" && "${MVN[@]}" verify)
 JAR="$JVM/target/oathmesh-0.2.0.jar"
-unzip -l "$JAR" | grep -q 'linux-x86-64/liboathmesh_jvm.so' || { echo "the jar lacks the native library" >&2; exit 1; }
+jar tf "$JAR" | grep -q 'linux-x86-64/liboathmesh_jvm.so' || { echo "the jar lacks the native library" >&2; exit 1; }
 grep -rq 'package io.oathmesh.ffi' "$JVM/target/generated-sources/uniffi" || { echo "no generated Kotlin" >&2; exit 1; }
 
 # --- the jar as a user gets it ---------------------------------------------------------
-# A throwaway local repository, fed from the machine's Maven cache as a file:// mirror so
-# the check needs no network beyond what the build above already fetched.
+# A throwaway local repository: only the jar's declared dependencies reach the app.
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-cat > "$WORK/settings.xml" <<XML
-<settings><mirrors><mirror><id>cache</id><mirrorOf>*</mirrorOf>
-<url>file://${HOME}/.m2/repository</url></mirror></mirrors></settings>
-XML
-"${MVN[@]}" -s "$WORK/settings.xml" -Dmaven.repo.local="$WORK/m2" install:install-file \
+"${MVN[@]}" -Dmaven.repo.local="$WORK/m2" install:install-file \
   -Dfile="$JAR" -DpomFile="$JVM/pom.xml"
 APP="$WORK/app"
 mkdir -p "$APP/src/main/java"
@@ -58,13 +53,15 @@ cat > "$APP/pom.xml" <<'XML'
   <dependencies>
     <dependency><groupId>io.oathmesh</groupId><artifactId>oathmesh</artifactId><version>0.2.0</version></dependency>
   </dependencies>
+  <build><plugins><plugin><groupId>org.apache.maven.plugins</groupId>
+    <artifactId>maven-compiler-plugin</artifactId><version>3.13.0</version></plugin></plugins></build>
 </project>
 XML
 # The README's Java quickstart, exactly as written.
 awk '/<!-- quickstart-java -->/{f=1;next} f&&/^```java/{g=1;next} g&&/^```/{exit} g' \
   "$JVM/README.md" > "$APP/src/main/java/Quickstart.java"
 [ -s "$APP/src/main/java/Quickstart.java" ] || { echo "no quickstart in bindings-jvm/README.md" >&2; exit 1; }
-(cd "$APP" && "${MVN[@]}" -s "$WORK/settings.xml" -Dmaven.repo.local="$WORK/m2" compile \
+(cd "$APP" && "${MVN[@]}" -Dmaven.repo.local="$WORK/m2" compile \
   dependency:build-classpath -Dmdep.outputFile=cp.txt)
 OUT="$(cd "$APP" && java -cp "target/classes:$(cat cp.txt)" Quickstart)"
 echo "$OUT"
