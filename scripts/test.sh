@@ -22,7 +22,7 @@ run "$ROOT/scripts/test-rust.sh"
 # Every native artifact once (CLI, liboathmesh.a, wheel, addon); every suite below and the
 # demo reuse them (scripts/lib/build.sh).
 run om_build_all
-for suite in issuer gateway python node c-go release; do
+for suite in issuer gateway python node c-go jvm release; do
   if [ -x "$ROOT/scripts/test-$suite.sh" ]; then
     run "$ROOT/scripts/test-$suite.sh"
   fi

@@ -25,6 +25,7 @@ om_check_version() {
   check bindings-c/go/oathmesh/verifier_test.go "TestVersion" "oathmesh.Version() != \"$v\""
   check bindings-c/tests/test_oathmesh.c "version check" "strcmp(version, \"$v\")"
   check cli/tests/cli.rs "--version test" "\"oathmesh $v\""
+  [ ! -f "$ROOT/bindings-jvm/pom.xml" ] || check bindings-jvm/pom.xml "project version" "<version>$v</version>"
   for f in "$ROOT"/bindings-node/npm/*/package.json; do
     [ -f "$f" ] || continue
     check "${f#"$ROOT"/}" "platform package version" "\"version\": \"$v\","
