@@ -275,6 +275,12 @@ fn audit_verify_finds_the_first_tampered_or_missing_line() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("audit.key");
     std::fs::write(&key_file, "a-long-enough-audit-key-for-tests\n").unwrap();
+    // Audit keys readable by others are refused.
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let log = dir.path().join("audit.ndjson");
     let fleet = fleet(
         &redis,
@@ -325,4 +331,83 @@ fn audit_verify_finds_the_first_tampered_or_missing_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains(":2: seq is 3 where 2 was expected"));
     let _ = fleet.dir;
+}
+
+/// `audit verify` against logs written by the core's chain: strict bytes, no "OK" for an empty
+/// log, seq range and segments reported, outside records compared, files checked as one chain.
+#[test]
+fn audit_verify_reports_segments_and_compares_outside_records() {
+    use oathmesh_core::audit_chain::{HmacChain, SEGMENT_EVENT};
+    let dir = tempfile::tempdir().unwrap();
+    let key = "another-long-enough-audit-key";
+    let key_file = dir.path().join("audit.key");
+    std::fs::write(&key_file, format!("{key}\n")).unwrap();
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let mut chain = HmacChain::new(key.as_bytes().to_vec());
+    let mut seal = |line: &str| format!("{}\n", chain.seal(line));
+    let first: String = (0..3)
+        .map(|i| seal(&format!("{{\"event\":\"oathmesh.verify\",\"i\":{i}}}")))
+        .collect();
+    let second = seal(&format!(
+        "{{\"event\":\"{SEGMENT_EVENT}\",\"reason\":\"rotate\"}}"
+    )) + &seal("{\"event\":\"oathmesh.verify\",\"i\":3}");
+    let a = dir.path().join("a.ndjson");
+    let b = dir.path().join("b.ndjson");
+    std::fs::write(&a, &first).unwrap();
+    std::fs::write(&b, &second).unwrap();
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["audit", "verify", "--key-file", key_file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = oathmesh(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (status, out) = verify(&[a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(status, Some(0), "{out}");
+    assert!(
+        out.contains("OK: 4 events, chain intact: seq 1..5, 2 segments"),
+        "{out}"
+    );
+    assert!(out.contains("rotate: links to seq 3"), "{out}");
+    let last = out
+        .lines()
+        .find_map(|l| l.strip_prefix("last: "))
+        .unwrap()
+        .to_owned();
+    // The outside record says seq 5: a log cut to 3 lines fails it.
+    let (status, out) = verify(&["--expect-last-seq", "5", a.to_str().unwrap()]);
+    assert_eq!(status, Some(1));
+    assert!(out.contains("cut from the end"), "{out}");
+    // A checkpoint from the full run is honoured; another run's log does not contain it.
+    let (status, _) = verify(&["--since", &last, a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(status, Some(0));
+    let (status, out) = verify(&[
+        "--since",
+        "2:00000000000000000000000000000000000000000000000000000000000000ff",
+        a.to_str().unwrap(),
+    ]);
+    assert_eq!(status, Some(1), "{out}");
+    // The second file alone starts with a header; swapped order breaks the link.
+    let (status, _) = verify(&[b.to_str().unwrap(), a.to_str().unwrap()]);
+    assert_eq!(status, Some(1));
+    // Empty is not OK; non-UTF-8 bytes are an error, not decoded lossily.
+    let empty = dir.path().join("empty.ndjson");
+    std::fs::write(&empty, "").unwrap();
+    let (status, out) = verify(&[empty.to_str().unwrap()]);
+    assert_eq!(status, Some(1));
+    assert!(out.contains("empty"), "{out}");
+    let mut bytes = first.into_bytes();
+    let at = bytes.iter().position(|b| *b == b'v').unwrap();
+    bytes[at] = 0xff;
+    let bad = dir.path().join("bad.ndjson");
+    std::fs::write(&bad, bytes).unwrap();
+    let (status, out) = verify(&[bad.to_str().unwrap()]);
+    assert_eq!(status, Some(1));
+    assert!(out.contains(":1: the line is not UTF-8"), "{out}");
 }
