@@ -14,11 +14,16 @@ def answer(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"subject": caller.subject, "action": caller.action, "body": request.body.decode()})
 
 
+def transfer(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"to": request.GET.get("to")})
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
 urlpatterns = [
+    path("", oathmesh.django.require(transfer)),
     path("charge", answer),
     path("healthz", healthz),
     path("decorated/charge", oathmesh.django.require(answer)),

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import django_setup  # noqa: F401  (configures settings before Django is used)
 import pytest
+from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.test.utils import override_settings
 
@@ -49,6 +50,33 @@ class TestDecoratorUnderMiddleware(_Django, RouteActionContract):
 
     prefix = "/decorated"
     middleware = MIDDLEWARE
+
+
+class FallbackPage:
+    """Response-phase middleware like ``FlatpageFallbackMiddleware``: turns a 404 into a page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 404:
+            return HttpResponse(b"internal page", status=200)
+        return response
+
+
+def test_middleware_verifies_at_entry_before_response_phase_middleware(
+    verifier: oathmesh.Verifier, mint: Callable[..., oathmesh.MintedToken]
+) -> None:
+    """A path routed to no view is still protected: the fallback page is never served to an
+    unverified caller (the old middleware verified in ``process_view``, which never ran)."""
+    middleware = ["test_django.FallbackPage", *MIDDLEWARE]
+    with override_settings(OATHMESH={"VERIFIER": verifier}, MIDDLEWARE=middleware):
+        client = Client()
+        refused = client.get("/about-us")
+        assert (refused.status_code, refused.json()["error"]) == (401, "claim_missing:token")
+        allowed = client.get("/about-us", headers={"Authorization": mint().authorization})
+        assert (allowed.status_code, allowed.content) == (200, b"internal page")
 
 
 def test_settings_keyword_arguments(issuer: oathmesh.Issuer, mint: Callable[..., oathmesh.MintedToken]) -> None:

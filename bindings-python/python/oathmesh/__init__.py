@@ -6,7 +6,7 @@ constructors, exception classes, framework adapters (``oathmesh.fastapi``,
 """
 
 from ._client import AsyncClient, Client, ClientToken
-from ._issuer import GeneratedKey, Issuer, MintedToken, canonical_request_hash, generate_key
+from ._issuer import GeneratedKey, Issuer, MintedToken, MintRequest, canonical_request_hash, generate_key
 from ._native import Caller, Source
 from ._native import __version__ as __version__
 from ._verifier import AuditEvent, PrewarmResult, Verifier
@@ -47,6 +47,7 @@ __all__ = [
     "GeneratedKey",
     "Issuer",
     "MintedToken",
+    "MintRequest",
     "PrewarmResult",
     "Source",
     "Verifier",

@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import _native
 from ._http import origin_form
-from ._issuer import mint_request
+from ._issuer import MintRequest, mint_request
 
 __all__ = ["AsyncClient", "Client", "ClientToken"]
 
@@ -86,57 +85,32 @@ class Client:
         self.issuer_url = issuer_url
         self.client_id = client_id
 
-    def mint(
-        self,
-        *,
-        sub: str,
-        aud: str,
-        act: str,
-        ttl_hint: int | None = None,
-        scope: Iterable[str] | None = None,
-        reason: str | None = None,
-        env: str | None = None,
-        tenant: str | None = None,
-        rqh: str | None = None,
-        src: Mapping[str, str] | None = None,
-        delegated_by: str | None = None,
-    ) -> ClientToken:
-        """Mints one fresh token. Raises :class:`oathmesh.IssuerError` when the issuer
-        refuses (``mint_denied``, ``invalid_client``, ``rate_limited``, ...) and
+    def mint(self, request: MintRequest | None = None, /, **claims: Any) -> ClientToken:
+        """Mints one fresh token from a :class:`~oathmesh.MintRequest` or its fields as
+        keywords. Raises :class:`oathmesh.IssuerError` when the issuer refuses
+        (``mint_denied``, ``invalid_client``, ``rate_limited``, ...) and
         :class:`oathmesh.IssuerUnavailable` when it cannot be reached."""
-        request = mint_request(
-            sub=sub, aud=aud, act=act, ttl_hint=ttl_hint, scope=scope, reason=reason, env=env,
-            tenant=tenant, rqh=rqh, src=src, delegated_by=delegated_by,
-        )
-        return ClientToken(*self._native.mint(json.dumps(request)))
+        document = mint_request(request, claims).to_document()
+        return ClientToken(*self._native.mint(json.dumps(document)))
 
     def mint_for_request(
         self,
         method: str,
         path: str,
         body: bytes | str | None = None,
-        *,
-        sub: str,
-        aud: str,
-        act: str,
-        ttl_hint: int | None = None,
-        scope: Iterable[str] | None = None,
-        reason: str | None = None,
-        env: str | None = None,
-        tenant: str | None = None,
-        src: Mapping[str, str] | None = None,
-        delegated_by: str | None = None,
+        request: MintRequest | None = None,
+        /,
+        **claims: Any,
     ) -> ClientToken:
         """Mints one token bound to the request about to be sent: ``method``, ``path``
         (path and query exactly as they will be sent; an absolute URL is cut to its path
         and query) and the raw ``body``. The receiver refuses the token for any other
-        request."""
-        request = mint_request(
-            sub=sub, aud=aud, act=act, ttl_hint=ttl_hint, scope=scope, reason=reason, env=env,
-            tenant=tenant, src=src, delegated_by=delegated_by,
-        )
+        request. The core computes ``rqh``: a request that sets it is refused."""
+        minted_request = mint_request(request, claims)
+        if minted_request.rqh is not None:
+            raise TypeError("mint_for_request computes rqh from the request; do not set it")
         minted = self._native.mint_for_request(
-            json.dumps(request), method, origin_form(path), _body_bytes(body)
+            json.dumps(minted_request.to_document()), method, origin_form(path), _body_bytes(body)
         )
         return ClientToken(*minted)
 
@@ -171,52 +145,21 @@ class AsyncClient:
         """The blocking :class:`Client` underneath (same connection settings)."""
         return self._client
 
-    async def mint(
-        self,
-        *,
-        sub: str,
-        aud: str,
-        act: str,
-        ttl_hint: int | None = None,
-        scope: Iterable[str] | None = None,
-        reason: str | None = None,
-        env: str | None = None,
-        tenant: str | None = None,
-        rqh: str | None = None,
-        src: Mapping[str, str] | None = None,
-        delegated_by: str | None = None,
-    ) -> ClientToken:
+    async def mint(self, request: MintRequest | None = None, /, **claims: Any) -> ClientToken:
         """See :meth:`Client.mint`."""
-        return await asyncio.to_thread(
-            self._client.mint,
-            sub=sub, aud=aud, act=act, ttl_hint=ttl_hint, scope=scope, reason=reason, env=env,
-            tenant=tenant, rqh=rqh, src=src, delegated_by=delegated_by,
-        )
+        return await asyncio.to_thread(self._client.mint, mint_request(request, claims))
 
     async def mint_for_request(
         self,
         method: str,
         path: str,
         body: bytes | str | None = None,
-        *,
-        sub: str,
-        aud: str,
-        act: str,
-        ttl_hint: int | None = None,
-        scope: Iterable[str] | None = None,
-        reason: str | None = None,
-        env: str | None = None,
-        tenant: str | None = None,
-        src: Mapping[str, str] | None = None,
-        delegated_by: str | None = None,
+        request: MintRequest | None = None,
+        /,
+        **claims: Any,
     ) -> ClientToken:
         """See :meth:`Client.mint_for_request`."""
-        return await asyncio.to_thread(
-            self._client.mint_for_request,
-            method, path, body,
-            sub=sub, aud=aud, act=act, ttl_hint=ttl_hint, scope=scope, reason=reason, env=env,
-            tenant=tenant, src=src, delegated_by=delegated_by,
-        )
+        return await asyncio.to_thread(self._client.mint_for_request, method, path, body, mint_request(request, claims))
 
     def __repr__(self) -> str:
         return f"AsyncClient(issuer_url={self._client.issuer_url!r}, client_id={self._client.client_id!r})"

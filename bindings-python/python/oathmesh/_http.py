@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 from .errors import OathMeshError
 
@@ -55,24 +55,50 @@ def _latin1(value: bytes | str) -> str:
 
 
 def wsgi_path_and_query(environ: Mapping[str, Any]) -> str:
-    """The request target as the client sent it. Servers that keep it (gunicorn, uWSGI,
-    mod_wsgi, Werkzeug) put it in ``RAW_URI`` / ``REQUEST_URI``; otherwise it is rebuilt
-    from the decoded ``PATH_INFO`` by re-quoting, which is exact for ordinary paths."""
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw:
-        return origin_form(raw)
-    path = _quote_path(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+    """The request target the application acts on: ``SCRIPT_NAME`` + ``PATH_INFO`` and
+    ``QUERY_STRING`` (issue 18.7). The path keeps the client's percent-encoding when the
+    server kept the raw target (``RAW_URI`` / ``REQUEST_URI``: gunicorn, uWSGI, mod_wsgi,
+    Werkzeug) and that raw path decodes to exactly the path the app sees; otherwise it is
+    the decoded path re-quoted. The query is always ``QUERY_STRING``, never the raw
+    target's, so an absolute-form target (``GET http://host?to=mallory``) cannot bind to a
+    query other than the one the app parses."""
+    decoded = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    path = _raw_path_if_same(environ.get("RAW_URI") or environ.get("REQUEST_URI"), decoded)
+    if path is None:
+        path = _quote_path(decoded)
+    path = path or "/"
     query = environ.get("QUERY_STRING", "")
     return f"{path}?{query}" if query else path
 
 
-def origin_form(target: str) -> str:
-    # A proxy may send the absolute form (`http://host/path?q`); binding covers path + query.
+def _raw_path_if_same(raw: str | None, decoded: str) -> str | None:
+    """The path part of the raw target, if it decodes to ``decoded`` (WSGI's latin-1
+    string of the path bytes)."""
+    if not raw:
+        return None
+    path = _strip_authority(raw).split("?", 1)[0].split("#", 1)[0]
+    if unquote_to_bytes(path).decode("latin-1") != decoded:
+        return None
+    return path
+
+
+def _strip_authority(target: str) -> str:
+    # The absolute form (`http://host/path?q`, sent to proxies) starts with a scheme; the
+    # binding covers what follows the authority. An empty path stays empty here.
     for scheme in ("http://", "https://"):
         if target[: len(scheme)].lower() == scheme:
-            slash = target.find("/", len(scheme))
-            return target[slash:] if slash >= 0 else "/"
+            rest = target[len(scheme) :]
+            cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+            return rest[cut:]
     return target
+
+
+def origin_form(target: str) -> str:
+    """``path?query`` of a target given in absolute form (``http://host/path?q``); an empty
+    path is ``/`` and the query is kept (``http://host?q`` is ``/?q``); a fragment is never
+    sent, so it is dropped."""
+    rest = _strip_authority(target).split("#", 1)[0]
+    return rest if rest.startswith("/") else "/" + rest
 
 
 def _quote_path(path: str) -> str:

@@ -13,7 +13,7 @@ from . import _native
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-__all__ = ["Issuer", "MintedToken", "GeneratedKey", "generate_key", "canonical_request_hash"]
+__all__ = ["Issuer", "MintRequest", "MintedToken", "GeneratedKey", "generate_key", "canonical_request_hash"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,35 +60,50 @@ def canonical_request_hash(method: str, path_and_query: str, body: bytes | str =
     return _native.canonical_request_hash(method, path_and_query, bytes(body))
 
 
-def mint_request(
-    *,
-    sub: str,
-    aud: str,
-    act: str,
-    ttl_hint: int | None = None,
-    scope: Iterable[str] | None = None,
-    reason: str | None = None,
-    env: str | None = None,
-    tenant: str | None = None,
-    rqh: str | None = None,
-    src: Mapping[str, str] | None = None,
-    delegated_by: str | None = None,
-) -> dict[str, Any]:
-    """The mint-request document (docs/configuration.md); the core checks every value."""
-    request: dict[str, Any] = {"sub": sub, "aud": aud, "act": act}
-    optional: dict[str, Any] = {
-        "ttl_hint": ttl_hint,
-        # A lone string goes through untouched so the core reports the wrong type.
-        "scope": None if scope is None else (scope if isinstance(scope, str) else list(scope)),
-        "reason": reason,
-        "env": env,
-        "tenant": tenant,
-        "rqh": rqh,
-        "src": None if src is None else dict(src),
-        "delegated_by": delegated_by,
-    }
-    request.update((k, v) for k, v in optional.items() if v is not None)
-    return request
+@dataclasses.dataclass(frozen=True)
+class MintRequest:
+    """The claims a caller chooses for a token (the mint-request document,
+    docs/configuration.md). The core checks every value when it mints; ``iat``, ``exp`` and
+    ``jti`` are never chosen by the caller.
+
+    Every ``mint`` method takes either one ``MintRequest`` or these fields as keyword
+    arguments (``issuer.mint(sub=..., aud=..., act=...)``); keywords given with a request
+    replace its fields."""
+
+    sub: str
+    aud: str
+    act: str
+    ttl_hint: int | None = None
+    scope: Iterable[str] | None = None
+    reason: str | None = None
+    env: str | None = None
+    tenant: str | None = None
+    rqh: str | None = None
+    src: Mapping[str, str] | None = None
+    delegated_by: str | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        """The mint-request document: absent fields are left out."""
+        document: dict[str, Any] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None:
+                continue
+            if field.name == "scope" and not isinstance(value, str):
+                value = list(value)  # a lone string goes through so the core reports the type
+            elif field.name == "src":
+                value = dict(value)
+            document[field.name] = value
+        return document
+
+
+def mint_request(request: MintRequest | None, claims: Mapping[str, Any]) -> MintRequest:
+    """One ``MintRequest`` from a ``mint`` call's arguments (a request, keywords, or both)."""
+    if request is None:
+        return MintRequest(**claims)
+    if not isinstance(request, MintRequest):
+        raise TypeError(f"expected a MintRequest, got {type(request).__name__}")
+    return dataclasses.replace(request, **claims) if claims else request
 
 
 class Issuer:
@@ -142,29 +157,12 @@ class Issuer:
         result: dict[str, Any] = json.loads(self._native.jwks_json())
         return result
 
-    def mint(
-        self,
-        *,
-        sub: str,
-        aud: str,
-        act: str,
-        ttl_hint: int | None = None,
-        scope: Iterable[str] | None = None,
-        reason: str | None = None,
-        env: str | None = None,
-        tenant: str | None = None,
-        rqh: str | None = None,
-        src: Mapping[str, str] | None = None,
-        delegated_by: str | None = None,
-    ) -> MintedToken:
-        """Mints a token; the core checks every claim and raises :class:`oathmesh.MintError`
-        if one is outside the protocol's rules. ``iat``, ``exp`` and ``jti`` are never chosen
-        by the caller."""
-        request = mint_request(
-            sub=sub, aud=aud, act=act, ttl_hint=ttl_hint, scope=scope, reason=reason, env=env,
-            tenant=tenant, rqh=rqh, src=src, delegated_by=delegated_by,
-        )
-        token, expires_in, token_type, token_id, expires_at = self._native.mint(json.dumps(request))
+    def mint(self, request: MintRequest | None = None, /, **claims: Any) -> MintedToken:
+        """Mints a token from a :class:`MintRequest` or its fields as keywords; the core
+        checks every claim and raises :class:`oathmesh.MintError` if one is outside the
+        protocol's rules."""
+        document = mint_request(request, claims).to_document()
+        token, expires_in, token_type, token_id, expires_at = self._native.mint(json.dumps(document))
         return MintedToken(
             token, expires_in, token_type, token_id, datetime.fromtimestamp(expires_at, tz=timezone.utc)
         )

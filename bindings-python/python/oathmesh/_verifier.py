@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple, Union
 
+from . import _prefork
 from ._native import Caller, NativeVerifier
 from .errors import ConfigError
 
@@ -76,7 +77,7 @@ class Verifier:
         jwks / jwks_file / public_keys_pem / issuer_jwks: the issuers' public keys. Give
             none of them to fetch each trusted issuer's ``{iss}/.well-known/jwks.json``.
         jwks_fetch: fetch tuning, ``{"freshness_secs": 60, "allow_insecure_http": False}``.
-        leeway: clock-skew allowance in seconds (0..60).
+        leeway: clock-skew allowance in seconds (0..60); the core's default when omitted.
         policy / policy_file: a PROTOCOL §5 policy (dict or JSON text) or its file (JSON, or
             ``.pkl`` evaluated by the ``pkl`` CLI); a file is reloaded when it changes.
         pkl_path: the ``pkl`` binary (default: ``$OATHMESH_PKL``, then ``pkl`` on ``PATH``).
@@ -111,7 +112,7 @@ class Verifier:
         public_keys_pem: Iterable[str] | None = None,
         issuer_jwks: Mapping[str, Any] | None = None,
         jwks_fetch: Mapping[str, Any] | None = None,
-        leeway: int = 10,
+        leeway: int | None = None,
         policy: Mapping[str, Any] | str | None = None,
         policy_file: PathLike | None = None,
         pkl_path: PathLike | None = None,
@@ -129,9 +130,10 @@ class Verifier:
         config: dict[str, Any] = {
             "audience": audience,
             "trusted_issuers": _list(trusted_issuers),
-            "leeway": leeway,
             "require_binding": require_binding,
         }
+        if leeway is not None:
+            config["leeway"] = leeway
         if jwks is not None:
             config["jwks"] = _json_document(jwks, "jwks")
         if jwks_file is not None:
@@ -156,11 +158,14 @@ class Verifier:
             config["revocation"] = dict(revocation)
         elif revocation is not None:
             config["revoked_subjects"] = _list(revocation)
+        # Both spellings at once: the key is written twice, and the core's strict parser
+        # refuses the duplicate as it does for any document.
+        repeated: list[tuple[str, Any]] = []
         if revoked_subjects is not None:
-            # Both spellings at once is a duplicate: the core names it, as for any key.
             if "revoked_subjects" in config:
-                raise ConfigError("revoked_subjects: given twice (as `revocation` and `revoked_subjects`)")
-            config["revoked_subjects"] = _list(revoked_subjects)
+                repeated.append(("revoked_subjects", _list(revoked_subjects)))
+            else:
+                config["revoked_subjects"] = _list(revoked_subjects)
         audit_doc: dict[str, Any] = {}
         if audit_file is not None:
             audit_doc["file"] = os.fspath(audit_file)
@@ -172,7 +177,7 @@ class Verifier:
             audit_doc["hmac_key_file"] = os.fspath(audit_hmac_key_file)
         if audit_doc:
             config["audit"] = audit_doc
-        self._native = _build(config, audit)
+        self._native = _build(_document_text(config, repeated), audit)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | str, *, audit: AuditTarget | None = None) -> Verifier:
@@ -260,6 +265,14 @@ class Verifier:
         return f"Verifier(audience={self.audience!r})"
 
 
+def _document_text(config: Mapping[str, Any], repeated: Iterable[tuple[str, Any]]) -> str:
+    text = json.dumps(config)
+    extra = "".join(f", {json.dumps(key)}: {json.dumps(value)}" for key, value in repeated)
+    return text[:-1] + extra + "}" if extra else text
+
+
 def _build(config: Mapping[str, Any] | str, audit: AuditTarget | None) -> NativeVerifier:
     text = config if isinstance(config, str) else json.dumps(config)
-    return NativeVerifier(text, _audit_callback(audit))
+    native = NativeVerifier(text, _audit_callback(audit))
+    _prefork.warn_if_memory_cache(text)
+    return native

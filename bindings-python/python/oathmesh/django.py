@@ -24,6 +24,7 @@ from typing import Any, TypeVar, cast
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 
 from . import _http
 from ._native import Caller
@@ -112,26 +113,28 @@ def require(action: str | F | None = None, verifier: Verifier | None = None) -> 
 
 
 class OathMeshMiddleware:
-    """Verifies every request routed to a view, except paths in
-    ``settings.OATHMESH_EXEMPT_PATHS`` and views decorated with :func:`require` (which
-    verify with their own action)."""
+    """Verifies every request at entry, before any other middleware below it or the view
+    runs, except paths in ``settings.OATHMESH_EXEMPT_PATHS`` and paths routed to views
+    decorated with :func:`require` (which verify with their own action). A path that routes
+    to no view is verified too, so a response made later by response-phase middleware (a
+    flatpages fallback, a redirect) is never served to an unverified caller."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info not in getattr(settings, "OATHMESH_EXEMPT_PATHS", ()) and not _routes_to_require(request):
+            outcome = verify_request(request)
+            if isinstance(outcome, HttpResponse):
+                return outcome
         return self.get_response(request)
 
-    def process_view(
-        self,
-        request: HttpRequest,
-        view_func: Callable[..., Any],
-        view_args: Any,
-        view_kwargs: Any,
-    ) -> HttpResponse | None:
-        if getattr(view_func, "oathmesh_required", False):
-            return None
-        if request.path_info in getattr(settings, "OATHMESH_EXEMPT_PATHS", ()):
-            return None
-        outcome = verify_request(request)
-        return outcome if isinstance(outcome, HttpResponse) else None
+
+def _routes_to_require(request: HttpRequest) -> bool:
+    """Whether the URL resolves to a view wrapped by :func:`require` (resolved against the
+    request's URLconf, as Django's handler will)."""
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    return bool(getattr(match.func, "oathmesh_required", False))

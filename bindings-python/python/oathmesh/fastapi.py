@@ -13,6 +13,10 @@ Or for a whole app, as ASGI middleware (the caller lands in ``request.state.oath
 
     app.add_middleware(oathmesh.fastapi.OathMeshMiddleware, verifier=verifier)
 
+The middleware also verifies WebSocket handshakes (a refused one is closed with code
+1008 and the core's error code as the reason) and passes ``lifespan`` through untouched;
+the ``require`` dependency is for HTTP routes only.
+
 Both compute the request binding from the real method, raw path, query and body. The
 body is read without blocking the event loop; the only synchronous work is the core's CPU
 verification (tens of microseconds) and your audit callback, if any.
@@ -35,6 +39,8 @@ from .errors import OathMeshError
 __all__ = ["OathMeshHTTPException", "OathMeshMiddleware", "current_caller", "install", "require"]
 
 STATE_KEY = "oathmesh_caller"
+# RFC 6455 §7.4.1: the endpoint refuses a message (here: the handshake) against its policy.
+WS_POLICY_VIOLATION = 1008
 
 
 class OathMeshHTTPException(HTTPException):
@@ -99,9 +105,9 @@ def current_caller(request: Request) -> Caller:
 
 
 class OathMeshMiddleware:
-    """Pure ASGI middleware: verifies every HTTP request (except ``exclude_paths``),
-    answers failures with the PROTOCOL §2 body, and stores the caller in
-    ``scope["state"]["oathmesh_caller"]`` (``request.state.oathmesh_caller``)."""
+    """Pure ASGI middleware: verifies every HTTP request and WebSocket handshake (except
+    ``exclude_paths``), answers failures with the PROTOCOL §2 body, and stores the caller
+    in ``scope["state"]["oathmesh_caller"]`` (``request.state.oathmesh_caller``)."""
 
     def __init__(
         self,
@@ -116,8 +122,16 @@ class OathMeshMiddleware:
         self.exclude_paths = frozenset(exclude_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exclude_paths:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            # `lifespan` (and any future non-request scope) carries no request to verify.
             await self.app(scope, receive, send)
+            return
+        if scope["path"] in self.exclude_paths:
+            await self.app(scope, receive, send)
+            return
+        if kind == "websocket":
+            await self._websocket(scope, receive, send)
             return
         headers = _headers(scope)
         rid = _http.request_id(headers.get("x-request-id"))
@@ -137,6 +151,33 @@ class OathMeshMiddleware:
         state: MutableMapping[str, Any] = scope.setdefault("state", {})
         state[STATE_KEY] = caller
         await self.app(scope, replay, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket is verified on its handshake: the ``Authorization`` header and the
+        binding over the handshake's method (``GET``), path and query, with an empty body.
+        A refused handshake is accepted only to be closed at once with 1008 (policy
+        violation) and the core's error code as the reason, so the client learns why; the
+        application never sees it."""
+        headers = _headers(scope)
+        rid = _http.request_id(headers.get("x-request-id"))
+        try:
+            caller = self.verifier.verify_authorization(
+                headers.get("authorization"),
+                method="GET",
+                path=_http.asgi_path_and_query(scope),
+                body=b"",
+                request_id=rid,
+                action=self.action,
+            )
+        except OathMeshError as err:
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": err.code})
+            return
+        state: MutableMapping[str, Any] = scope.setdefault("state", {})
+        state[STATE_KEY] = caller
+        await self.app(scope, receive, send)
 
 
 def _headers(scope: Scope) -> dict[str, str]:
