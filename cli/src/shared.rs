@@ -39,22 +39,12 @@ pub enum PolicyCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check an HMAC-chained audit log; report its seq range and segment links, or the first
-    /// tampered or missing line (exit 1). Several files are checked as one chain, oldest
-    /// first (rotated segments, then the live file).
+    /// Check an HMAC-chained audit log; report the first tampered or missing line (exit 1).
     Verify {
-        /// File holding the audit HMAC key (mode 0600).
+        /// File holding the audit HMAC key.
         #[arg(long, alias = "key")]
         key_file: PathBuf,
-        /// The log must end at this seq (compare with an outside record of the last seq).
-        #[arg(long)]
-        expect_last_seq: Option<u64>,
-        /// A checkpoint `SEQ` or `SEQ:HASH` (as printed in `last:` by an earlier run) the log
-        /// must continue from: that line is in the log, or its first line links to it.
-        #[arg(long)]
-        since: Option<String>,
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
+        file: PathBuf,
     },
 }
 
@@ -103,112 +93,31 @@ pub fn policy(command: PolicyCommand) -> Result<ExitCode, CliError> {
 }
 
 pub fn audit(command: AuditCommand) -> Result<ExitCode, CliError> {
-    let AuditCommand::Verify {
-        key_file,
-        expect_last_seq,
-        since,
-        files,
-    } = command;
+    let AuditCommand::Verify { key_file, file } = command;
     let key = audit_chain::read_key_file(&key_file)
         .map_err(|e| CliError::read("audit key", &key_file, e))?;
     audit_chain::check_key(&key).map_err(CliError::Audit)?;
-    let since = since.as_deref().map(parse_checkpoint).transpose()?;
-    let mut previous: Option<(u64, String)> = None;
-    let mut total = audit_chain::LogReport::default();
-    for (index, file) in files.iter().enumerate() {
-        let last = index + 1 == files.len();
-        // Strict: the bytes as they are; a non-UTF-8 line is an error, never decoded lossily.
-        let bytes = read_file(file, "audit log")?;
-        let expect = audit_chain::Expectations {
-            last_seq: expect_last_seq.filter(|_| last),
-            since: since.clone().filter(|_| index == 0),
-            links_from: previous.clone(),
-        };
-        let report = match audit_chain::verify_bytes(&key, &bytes, &expect) {
-            Ok(report) => report,
-            Err(broken) => {
-                println!("{}:{}: {}", file.display(), broken.line, broken.reason);
-                return Ok(ExitCode::from(1));
-            }
-        };
-        for segment in &report.segments {
-            let link = if !segment.linked {
-                "a new chain, not linked to anything before it".to_owned()
-            } else if segment.reason == "genesis" {
-                "the start of the chain".to_owned()
-            } else {
-                format!(
-                    "links to seq {} (hash {})",
-                    segment.first_seq - 1,
-                    segment.links_to
-                )
-            };
+    let bytes = read_file(&file, "audit log")?;
+    // Strict: byte edits that are not UTF-8 are an error, never decoded lossily.
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(e) => {
             println!(
-                "segment: {}:{}: seq {}, {}: {}{}",
+                "{}: not UTF-8 at byte {}: the log was altered",
                 file.display(),
-                segment.line,
-                segment.first_seq,
-                segment.reason,
-                link,
-                segment
-                    .detail
-                    .as_ref()
-                    .map_or(String::new(), |d| format!(" ({d})"))
+                e.valid_up_to()
             );
+            return Ok(ExitCode::from(1));
         }
-        for line in &report.gap_lines {
-            println!(
-                "WARNING: {}:{line}: the writer recorded lost events (queue full or write failed)",
-                file.display()
-            );
-        }
-        if report.partial_last_line {
-            println!(
-                "WARNING: {}: the last line is incomplete (a partial write: crash or full disk); it is not counted",
-                file.display()
-            );
-        }
-        if index == 0 {
-            total.first_seq = report.first_seq;
-        }
-        total.events += report.events;
-        total.lost += report.lost;
-        total.last_seq = report.last_seq;
-        total.last_hash = report.last_hash.clone();
-        total.segments.extend(report.segments.iter().cloned());
-        previous = Some((report.last_seq, report.last_hash));
-    }
-    println!(
-        "OK: {} events, chain intact: seq {}..{}, {} segment{}{}",
-        total.events,
-        total.first_seq,
-        total.last_seq,
-        total.segments.len(),
-        if total.segments.len() == 1 { "" } else { "s" },
-        if total.lost > 0 {
-            format!(", {} events recorded as lost", total.lost)
-        } else {
-            String::new()
-        }
-    );
-    println!("last: {}:{}", total.last_seq, total.last_hash);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn parse_checkpoint(text: &str) -> Result<(u64, Option<String>), CliError> {
-    let (seq, hash) = match text.split_once(':') {
-        Some((seq, hash)) => (seq, Some(hash)),
-        None => (text, None),
     };
-    let seq = seq.parse::<u64>().map_err(|_| {
-        CliError::Audit("--since: give SEQ or SEQ:HASH, as printed by `last:`".into())
-    })?;
-    if let Some(hash) = hash
-        && (hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return Err(CliError::Audit(
-            "--since: the hash is 64 hex digits, as printed by `last:`".into(),
-        ));
+    match audit_chain::verify_log(&key, text) {
+        Ok(count) => {
+            println!("OK: {} events, chain intact", count);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(broken) => {
+            println!("{}:{}: {}", file.display(), broken.line, broken.reason);
+            Ok(ExitCode::from(1))
+        }
     }
-    Ok((seq, hash.map(str::to_ascii_lowercase)))
 }
