@@ -332,4 +332,3 @@ fn audit_verify_finds_the_first_tampered_or_missing_line() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(":2: seq is 3 where 2 was expected"));
     let _ = fleet.dir;
 }
-

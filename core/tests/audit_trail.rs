@@ -293,7 +293,11 @@ fn every_audited_field_is_bounded() {
     // as unverified, bounded.
     let header = base64url(br#"{"alg":"EdDSA","typ":"oath+jwt","kid":"k1"}"#);
     let claims = base64url(
-        format!(r#"{{"iss":"{ISS}","sub":"svc://{}","jti":"j"}}"#, "a".repeat(100_000)).as_bytes(),
+        format!(
+            r#"{{"iss":"{ISS}","sub":"svc://{}","jti":"j"}}"#,
+            "a".repeat(100_000)
+        )
+        .as_bytes(),
     );
     let _ = verifier.verify(&format!("{header}.{claims}.AAAA"), &ctx);
     drop(verifier);
