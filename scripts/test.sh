@@ -12,7 +12,7 @@ run() {
 }
 
 run "$ROOT/scripts/test-rust.sh"
-for suite in issuer gateway python node c-go; do
+for suite in issuer gateway python node c-go jvm; do
   if [ -x "$ROOT/scripts/test-$suite.sh" ]; then
     run "$ROOT/scripts/test-$suite.sh"
   fi

@@ -10,6 +10,7 @@ use crate::keyring::{self, KeyError, Keyring};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::revocations::RevocationStore;
+use crate::single_use::SingleUseStore;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -21,7 +22,7 @@ use oathmesh_serving::{ClientCertMode, ConnectionInfo, ServerTls};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
 /// Everything the handlers share.
@@ -32,7 +33,13 @@ pub struct AppState {
     pub(crate) limiter: RateLimiter,
     pub metrics: Metrics,
     pub(crate) revocations: Arc<dyn RevocationStore>,
+    /// Spent client-assertion and CI ID-token ids (in Redis with `redis_url`).
+    pub(crate) single_use: Arc<dyn SingleUseStore>,
     admin_hash: Option<[u8; 32]>,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>` with this SHA-256.
+    metrics_hash: Option<[u8; 32]>,
+    /// When set, `/v1/revoked-subjects` needs a bearer token with this SHA-256.
+    revoked_subjects_hash: Option<[u8; 32]>,
     pub(crate) clock: Arc<dyn Clock>,
     /// The CI OIDC exchange (docs/protocol.md, CI OIDC exchange).
     pub exchanger: Exchanger,
@@ -44,9 +51,14 @@ impl AppState {
     pub fn new(
         config: IssuerConfig,
         revocations: Arc<dyn RevocationStore>,
+        single_use: Arc<dyn SingleUseStore>,
         clock: Arc<dyn Clock>,
     ) -> Result<AppState, IssuerError> {
-        let keyring = Keyring::load(&config.key_dir, &config.issuer)?;
+        let keyring = Keyring::load(
+            &config.key_dir,
+            &config.issuer,
+            config.allow_readable_private_keys,
+        )?;
         let clients = ClientRegistry::new(&config.clients, &config.issuer)?;
         let exchanger = Exchanger::new(&config.exchange, &config.issuer, clock.clone())?;
         let tls = match &config.tls {
@@ -57,13 +69,12 @@ impl AppState {
             )?),
             None => None,
         };
-        let admin_hash = config.admin_token_sha256.as_deref().map(|h| {
-            let mut out = [0u8; 32];
-            for (i, byte) in out.iter_mut().enumerate() {
-                *byte = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap_or(0);
-            }
-            out
-        });
+        let admin_hash = config.admin_token_sha256.as_deref().map(hash_from_hex);
+        let metrics_hash = config.metrics_token_sha256.as_deref().map(hash_from_hex);
+        let revoked_subjects_hash = config
+            .revoked_subjects_token_sha256
+            .as_deref()
+            .map(hash_from_hex);
         Ok(AppState {
             config,
             keyring: RwLock::new(Arc::new(keyring)),
@@ -71,11 +82,20 @@ impl AppState {
             limiter: RateLimiter::default(),
             metrics: Metrics::default(),
             revocations,
+            single_use,
             admin_hash,
+            metrics_hash,
+            revoked_subjects_hash,
             clock,
             exchanger,
             tls,
         })
+    }
+
+    /// Credential ids remembered as spent in `partition` (`client:<id>`,
+    /// `exchange:<provider>`); 0 when the store cannot say (Redis).
+    pub fn single_use_len(&self, partition: &str) -> usize {
+        self.single_use.remembered(partition).unwrap_or(0)
     }
 
     /// The issuer that signs right now.
@@ -96,7 +116,11 @@ impl AppState {
         if keyring::fingerprint(&self.config.key_dir) == current.fingerprint {
             return Ok(None);
         }
-        let fresh = Keyring::load(&self.config.key_dir, &self.config.issuer)?;
+        let fresh = Keyring::load(
+            &self.config.key_dir,
+            &self.config.issuer,
+            self.config.allow_readable_private_keys,
+        )?;
         let kid = fresh.active.kid().to_owned();
         *self.keyring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
         Ok(Some(kid))
@@ -108,6 +132,15 @@ impl AppState {
             .as_ref()
             .is_some_and(|t| t.client_cert_mode().is_some())
     }
+}
+
+/// 64 hex digits (checked by the config) as bytes.
+fn hash_from_hex(h: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap_or(0);
+    }
+    out
 }
 
 /// Which endpoints a router serves.
@@ -143,9 +176,12 @@ pub fn router_for(state: Arc<AppState>, endpoints: Endpoints) -> Router {
             .fallback(|| async { not_found() })
             .with_state(state);
     }
-    let api = Router::new()
+    let token_routes = Router::new()
         .route("/v1/token", post(mint))
         .route("/v1/exchange/{provider}", post(crate::exchange::exchange))
+        .layer(axum::middleware::map_response(no_store));
+    let api = Router::new()
+        .merge(token_routes)
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/oathmesh-issuer", get(discovery))
         .route("/v1/revoked-subjects", get(revoked_subjects))
@@ -182,18 +218,32 @@ pub(crate) async fn read_json_body(
             "Send Content-Type: application/json.",
         ));
     }
-    axum::body::to_bytes(body, state.config.max_body_bytes)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "the request body exceeds {} bytes",
-                    state.config.max_body_bytes
-                ),
-                "Send a smaller request; mint requests are a few hundred bytes.",
-            )
-        })
+    let limit = Duration::from_millis(state.config.body_read_timeout_ms);
+    let Ok(read) = tokio::time::timeout(
+        limit,
+        axum::body::to_bytes(body, state.config.max_body_bytes),
+    )
+    .await
+    else {
+        return Err(ApiError::new(
+            ErrorCode::RequestTimeout,
+            format!(
+                "the request body did not arrive within {} ms",
+                state.config.body_read_timeout_ms
+            ),
+            "Send the whole body at once; mint requests are a few hundred bytes.",
+        ));
+    };
+    read.map_err(|_| {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "the request body exceeds {} bytes",
+                state.config.max_body_bytes
+            ),
+            "Send a smaller request; mint requests are a few hundred bytes.",
+        )
+    })
 }
 
 async fn mint(
@@ -228,19 +278,10 @@ async fn mint_checked(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let client = state
+    let (client, unspent) = state
         .clients
         .authenticate(authorization, certificate, now)
-        .map_err(|e| {
-            if let AuthError::Assertion(reject) = e {
-                state.metrics.assertion_rejected(reject);
-            }
-            ApiError::new(
-                ErrorCode::InvalidClient,
-                e.message(),
-                "Authenticate with this client's own secret, signed assertion or client certificate.",
-            )
-        })?;
+        .map_err(|e| auth_refusal(state, e))?;
     *client_id = Some(client.config.id.clone());
     if let Err(wait) = state.limiter.take(
         &client.config.id,
@@ -257,13 +298,20 @@ async fn mint_checked(
     }
     let bytes = read_json_body(state, headers, body).await?;
     let request = MintRequest::from_json(&bytes).map_err(|e| ApiError::from_mint_error(&e))?;
-    if let Err(field) = client.may_mint(&request.sub, &request.aud, &request.act) {
+    if let Err(field) = client.may_mint(&request) {
         tracing::warn!(client = %client.config.id, field, "mint outside the client's allow-list");
-        return Err(ApiError::new(
-            ErrorCode::MintDenied,
-            format!("this client may not mint that `{field}`"),
-            "Ask the platform team to extend this client's allow-list, or mint an identity it owns.",
-        ));
+        let (message, fix) = if field == "src" {
+            (
+                "`src` is set only by the issuer (the CI exchange), never by a mint request".into(),
+                "Drop `src` from the request; CI jobs get provenance through /v1/exchange.",
+            )
+        } else {
+            (
+                format!("this client may not mint that `{field}`"),
+                "Ask the platform team to extend this client's allow-list (allowed_sub, allowed_aud, allowed_act, allowed_env, allowed_tenant, allowed_scope, allowed_delegated_by), or mint an identity it owns.",
+            )
+        };
+        return Err(ApiError::new(ErrorCode::MintDenied, message, fix));
     }
     match state.revocations.is_revoked(&request.sub) {
         Ok(false) => {}
@@ -279,6 +327,14 @@ async fn mint_checked(
             return Err(ApiError::revocation_unavailable());
         }
     }
+    // Last: the assertion is spent only by a request that passed every other check and the
+    // rate limit, so refused requests do not burn it (and cannot fill the store).
+    if let Some(unspent) = &unspent {
+        state
+            .clients
+            .spend_assertion(state.single_use.as_ref(), client, unspent, now)
+            .map_err(|reject| auth_refusal(state, AuthError::Assertion(reject)))?;
+    }
     let issuer = state.active_issuer();
     let minted = issuer
         .mint(&request)
@@ -287,6 +343,34 @@ async fn mint_checked(
     Ok(Json(
         json!({"token": minted.token, "expires_in": minted.expires_in, "token_type": minted.token_type}),
     ))
+}
+
+/// The refusal of a failed client authentication. A lost replay store is a 503 (retry),
+/// everything else `invalid_client`.
+fn auth_refusal(state: &AppState, e: AuthError) -> ApiError {
+    if let AuthError::Assertion(reject) = e {
+        state.metrics.assertion_rejected(reject);
+        if reject == crate::clients::AssertionReject::ReplayCacheUnavailable {
+            return ApiError::new(
+                ErrorCode::ReplayCacheUnavailable,
+                "the assertion single-use store is unreachable",
+                "Retry shortly with a new assertion.",
+            );
+        }
+    }
+    ApiError::new(
+        ErrorCode::InvalidClient,
+        e.message(),
+        "Authenticate with this client's own secret, signed assertion or client certificate.",
+    )
+}
+
+/// RFC 6749 §5.1: a response that carries a token (or may) is never stored by a cache.
+async fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
 }
 
 async fn jwks(State(state): State<Arc<AppState>>) -> Response {
@@ -351,7 +435,11 @@ fn exchange_discovery(state: &AppState, issuer: &str) -> serde_json::Value {
 
 async fn revoked_subjects(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    if let Some(expected) = &state.revoked_subjects_hash {
+        require_bearer(&headers, expected, "revoked_subjects_token")?;
+    }
     let list = state
         .revocations
         .list()
@@ -363,21 +451,28 @@ async fn revoked_subjects(
     Ok(Json(json!({"subjects": subjects})))
 }
 
-fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// The bearer token in `headers`, compared in constant time (as SHA-256) with `expected`.
+fn require_bearer(
+    headers: &HeaderMap,
+    expected: &[u8; 32],
+    which: &'static str,
+) -> Result<(), ApiError> {
     let unauthorized = || {
-        ApiError::new(
-            ErrorCode::InvalidAdmin,
-            "the admin credential is missing or wrong",
-            "Send Authorization: Bearer <admin token>.",
-        )
+        let (code, message, fix) = if which == "admin token" {
+            (
+                ErrorCode::InvalidAdmin,
+                "the admin credential is missing or wrong",
+                "Send Authorization: Bearer <admin token>.",
+            )
+        } else {
+            (
+                ErrorCode::InvalidToken,
+                "this endpoint needs its bearer token",
+                "Send Authorization: Bearer <token> (metrics_token_sha256 / revoked_subjects_token_sha256 in the issuer config).",
+            )
+        };
+        ApiError::new(code, message, fix)
     };
-    let expected = state.admin_hash.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::AdminDisabled,
-            "no admin credential is configured",
-            "Set admin_token_sha256 in the issuer config.",
-        )
-    })?;
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -386,11 +481,22 @@ fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
         .map(|(_, token)| token.trim())
         .ok_or_else(unauthorized)?;
     let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-    if bool::from(digest.ct_eq(&expected)) {
+    if bool::from(digest.ct_eq(expected)) {
         Ok(())
     } else {
         Err(unauthorized())
     }
+}
+
+fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let expected = state.admin_hash.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::AdminDisabled,
+            "no admin credential is configured",
+            "Set admin_token_sha256 in the issuer config.",
+        )
+    })?;
+    require_bearer(headers, &expected, "admin token")
 }
 
 async fn admin_subject(
@@ -448,7 +554,12 @@ async fn admin_unrevoke(
     ))
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &state.metrics_hash {
+        if let Err(e) = require_bearer(&headers, expected, "metrics_token") {
+            return e.into_response();
+        }
+    }
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -10,11 +10,11 @@
 //!   authenticates as the one client whose `tls_client_auth_*` name the certificate carries.
 
 use crate::config::{ClientConfig, ConfigError};
+use crate::single_use::SingleUseStore;
 use base64::Engine;
 use ed25519_dalek::VerifyingKey;
-use oathmesh_core::{
-    MemoryReplayCache, ReplayCache, ReplayCheck, b64, glob, keys, signature, strict_json,
-};
+use oathmesh_core::ReplayCheck;
+use oathmesh_core::{MintRequest, b64, glob, keys, signature, strict_json};
 use oathmesh_serving::{CertIdentity, PeerCertificate};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -41,30 +41,74 @@ pub struct Client {
 }
 
 impl Client {
-    /// True when this client may mint `sub` for `aud` and `act`.
-    pub fn may_mint(&self, sub: &str, aud: &str, act: &str) -> Result<(), &'static str> {
+    /// `Ok` when every identity-bearing claim of `request` is inside this client's
+    /// allow-lists, else the first claim that is not. Deny by default: an `env`, `tenant`,
+    /// `scope` item or `delegated_by` needs a pattern that allows it, and `src` is never
+    /// taken from a request (only the issuer vouches for provenance, in the CI exchange).
+    pub fn may_mint(&self, request: &MintRequest) -> Result<(), &'static str> {
+        let c = &self.config;
         let allowed =
             |patterns: &[String], value: &str| patterns.iter().any(|p| glob::matches(p, value));
-        if !allowed(&self.config.allowed_sub, sub) {
+        let optional = |patterns: &[String], value: &Option<String>| {
+            value.as_deref().is_none_or(|v| allowed(patterns, v))
+        };
+        if !allowed(&c.allowed_sub, &request.sub) {
             return Err("sub");
         }
-        if !allowed(&self.config.allowed_aud, aud) {
+        if !allowed(&c.allowed_aud, &request.aud) {
             return Err("aud");
         }
-        if !allowed(&self.config.allowed_act, act) {
+        if !allowed(&c.allowed_act, &request.act) {
             return Err("act");
+        }
+        if !optional(&c.allowed_env, &request.env) {
+            return Err("env");
+        }
+        if !optional(&c.allowed_tenant, &request.tenant) {
+            return Err("tenant");
+        }
+        let scope = request.scope.as_deref().unwrap_or_default();
+        if !scope.iter().all(|item| allowed(&c.allowed_scope, item)) {
+            return Err("scope");
+        }
+        if !optional(&c.allowed_delegated_by, &request.delegated_by) {
+            return Err("delegated_by");
+        }
+        if request.src.is_some() {
+            return Err("src");
         }
         Ok(())
     }
+
+    /// How many assertion ids of this client may be remembered at once. The rate limit runs
+    /// before an id is recorded, so a client can never have more live ids than its burst
+    /// plus its rate over an assertion's longest life: this bound is never reached by a
+    /// client that keeps to its rate, and a client that does not only blocks itself.
+    pub fn assertion_capacity(&self) -> usize {
+        let window = (MAX_ASSERTION_LIFETIME_SECS + ASSERTION_LEEWAY_SECS + 1) as f64;
+        (self.config.burst + self.config.rate_per_sec * window).ceil() as usize + 1
+    }
 }
 
-/// All clients, and the memory of assertion ids already used.
+/// A verified assertion whose `jti` is not yet recorded: the caller records it with
+/// [`ClientRegistry::spend_assertion`] once every other check and the rate limit passed, so
+/// a refused request does not burn it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnspentAssertion {
+    pub jti: String,
+    /// The last second the assertion is accepted (`exp` + leeway).
+    pub until: i64,
+}
+
+/// All clients.
 pub struct ClientRegistry {
     clients: HashMap<String, Client>,
     issuer_url: String,
-    used_assertions: MemoryReplayCache,
     /// Compared against when a client id is unknown, so timing does not reveal which ids exist.
     decoy: [u8; 32],
+    /// Verified against when an assertion names an unknown client or one without a key, so
+    /// those cost the same signature check as a bad signature and answer the same.
+    decoy_key: VerifyingKey,
 }
 
 /// Why authentication failed. Deliberately coarse in what reaches the caller.
@@ -100,9 +144,9 @@ impl AuthError {
 pub enum AssertionReject {
     Malformed,
     Header,
-    UnknownClient,
-    NoPublicKey,
-    Signature,
+    /// An unknown client, a client without a public key, or a bad signature: one answer
+    /// and the same work for all three, so client ids cannot be enumerated.
+    UnknownClientOrSignature,
     Claims,
     Lifetime,
     Expired,
@@ -116,9 +160,7 @@ impl AssertionReject {
         match self {
             AssertionReject::Malformed => "malformed",
             AssertionReject::Header => "header",
-            AssertionReject::UnknownClient => "unknown_client",
-            AssertionReject::NoPublicKey => "no_public_key",
-            AssertionReject::Signature => "signature",
+            AssertionReject::UnknownClientOrSignature => "unknown_client_or_signature",
             AssertionReject::Claims => "claims",
             AssertionReject::Lifetime => "lifetime",
             AssertionReject::Expired => "expired",
@@ -131,9 +173,9 @@ impl AssertionReject {
         match self {
             AssertionReject::Malformed => "malformed assertion",
             AssertionReject::Header => "assertion header must be alg EdDSA, typ om-client+jwt",
-            AssertionReject::UnknownClient => "unknown client",
-            AssertionReject::NoPublicKey => "client has no public key",
-            AssertionReject::Signature => "assertion signature invalid",
+            AssertionReject::UnknownClientOrSignature => {
+                "unknown client or invalid assertion signature"
+            }
             AssertionReject::Claims => {
                 "assertion needs iss = sub = the client id, aud = the issuer URL, iat, exp and jti"
             }
@@ -183,8 +225,10 @@ impl ClientRegistry {
         Ok(ClientRegistry {
             clients,
             issuer_url: issuer_url.to_owned(),
-            used_assertions: MemoryReplayCache::new(1_000_000),
             decoy: [0u8; 32],
+            decoy_key: keys::signing_key_from_pem(&keys::generate_key().private_pem)
+                .map_err(|e| ConfigError(format!("cannot make the decoy key: {e}")))?
+                .verifying_key(),
         })
     }
 
@@ -195,18 +239,19 @@ impl ClientRegistry {
         header: Option<&str>,
         certificate: Option<&PeerCertificate>,
         now: i64,
-    ) -> Result<&Client, AuthError> {
+    ) -> Result<(&Client, Option<UnspentAssertion>), AuthError> {
         let Some(header) = header else {
             return match certificate {
-                Some(cert) => self.authenticate_certificate(cert),
+                Some(cert) => self.authenticate_certificate(cert).map(|c| (c, None)),
                 None => Err(AuthError::Missing),
             };
         };
         let (scheme, value) = header.split_once(' ').ok_or(AuthError::Missing)?;
         if scheme.eq_ignore_ascii_case("Basic") {
-            self.authenticate_secret(value.trim())
+            self.authenticate_secret(value.trim()).map(|c| (c, None))
         } else if scheme.eq_ignore_ascii_case("OathMesh-Client") {
             self.authenticate_assertion(value.trim(), now)
+                .map(|(c, unspent)| (c, Some(unspent)))
         } else {
             Err(AuthError::Missing)
         }
@@ -249,7 +294,11 @@ impl ClientRegistry {
         }
     }
 
-    fn authenticate_assertion(&self, assertion: &str, now: i64) -> Result<&Client, AuthError> {
+    fn authenticate_assertion(
+        &self,
+        assertion: &str,
+        now: i64,
+    ) -> Result<(&Client, UnspentAssertion), AuthError> {
         let bad = AuthError::Assertion;
         use AssertionReject as R;
         let segments = oathmesh_core::token::split(assertion).map_err(|_| bad(R::Malformed))?;
@@ -273,38 +322,70 @@ impl ClientRegistry {
         let text = |k: &str| claims.get(k).and_then(Value::as_str);
         let int = |k: &str| claims.get(k).and_then(Value::as_i64);
         let id = text("iss").ok_or(bad(R::Claims))?;
-        let client = self.clients.get(id).ok_or(bad(R::UnknownClient))?;
-        let Credential::PublicKey(key) = &client.credential else {
-            return Err(bad(R::NoPublicKey));
+        let client = self.clients.get(id);
+        let key = match client.map(|c| &c.credential) {
+            Some(Credential::PublicKey(key)) => Some(key),
+            _ => None,
         };
         let sig = b64::decode(segments.signature).unwrap_or_default();
-        if !signature::verify(key, segments.signing_input.as_bytes(), &sig) {
-            return Err(bad(R::Signature));
-        }
+        // Always one signature check, against the decoy when there is no real key.
+        let verified = signature::verify(
+            key.unwrap_or(&self.decoy_key),
+            segments.signing_input.as_bytes(),
+            &sig,
+        );
+        let (Some(client), Some(_), true) = (client, key, verified) else {
+            return Err(bad(R::UnknownClientOrSignature));
+        };
         if text("sub") != Some(id) || text("aud") != Some(self.issuer_url.as_str()) {
             return Err(bad(R::Claims));
         }
         let (Some(iat), Some(exp), Some(jti)) = (int("iat"), int("exp"), text("jti")) else {
             return Err(bad(R::Claims));
         };
-        if exp <= iat
-            || exp - iat > MAX_ASSERTION_LIFETIME_SECS
+        let lifetime = exp.checked_sub(iat);
+        if !lifetime.is_some_and(|l| l > 0 && l <= MAX_ASSERTION_LIFETIME_SECS)
             || jti.is_empty()
             || jti.len() > 128
         {
             return Err(bad(R::Lifetime));
         }
-        if now > exp + ASSERTION_LEEWAY_SECS || iat > now + ASSERTION_LEEWAY_SECS {
+        let until = exp.saturating_add(ASSERTION_LEEWAY_SECS);
+        if now > until || iat > now.saturating_add(ASSERTION_LEEWAY_SECS) {
             return Err(bad(R::Expired));
         }
-        let scoped_jti = format!("{id}\u{0}{jti}");
-        match self
-            .used_assertions
-            .check_and_record(&scoped_jti, exp + ASSERTION_LEEWAY_SECS, now)
-        {
-            Ok(ReplayCheck::Fresh) => Ok(client),
-            Ok(ReplayCheck::Replayed) => Err(bad(R::Replayed)),
-            Err(_) => Err(bad(R::ReplayCacheUnavailable)),
+        Ok((
+            client,
+            UnspentAssertion {
+                jti: jti.to_owned(),
+                until,
+            },
+        ))
+    }
+
+    /// Records a verified assertion's `jti` in `store` (partitioned by client, bounded per
+    /// client); a second use is `Replayed`.
+    pub fn spend_assertion(
+        &self,
+        store: &dyn SingleUseStore,
+        client: &Client,
+        assertion: &UnspentAssertion,
+        now: i64,
+    ) -> Result<(), AssertionReject> {
+        let partition = format!("client:{}", client.config.id);
+        match store.record(
+            &partition,
+            &assertion.jti,
+            assertion.until,
+            now,
+            client.assertion_capacity(),
+        ) {
+            Ok(ReplayCheck::Fresh) => Ok(()),
+            Ok(ReplayCheck::Replayed) => Err(AssertionReject::Replayed),
+            Err(e) => {
+                tracing::error!(error = %e, client = %client.config.id, "assertion single-use store unavailable");
+                Err(AssertionReject::ReplayCacheUnavailable)
+            }
         }
     }
 }

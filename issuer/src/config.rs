@@ -21,9 +21,20 @@ pub struct IssuerConfig {
     pub listen: SocketAddr,
     /// Folder of PKCS#8 PEM signing keys; the newest is active, older ones stay published.
     pub key_dir: PathBuf,
+    /// Accept private keys (and a key folder) that group or others can access. Off: such a
+    /// key is refused at start with the `chmod` to run.
+    #[serde(default)]
+    pub allow_readable_private_keys: bool,
     /// SHA-256 (hex) of the admin bearer token for `/v1/admin/*`. No admin API without it.
     #[serde(default)]
     pub admin_token_sha256: Option<String>,
+    /// SHA-256 (hex) of a bearer token `/metrics` then requires (open when absent).
+    #[serde(default)]
+    pub metrics_token_sha256: Option<String>,
+    /// SHA-256 (hex) of a bearer token `/v1/revoked-subjects` then requires (open when
+    /// absent: receivers poll it).
+    #[serde(default)]
+    pub revoked_subjects_token_sha256: Option<String>,
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
     /// Shared revocation list (`oathmesh:revocations`) in Redis; in memory when absent.
@@ -47,6 +58,20 @@ pub struct IssuerConfig {
     /// `text` or `json` log lines on stderr.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Longest wait for a request head (and a TLS handshake), from the moment a connection
+    /// waits for one: cuts off slow heads and idle keep-alive connections.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_ms: u64,
+    /// Longest wait for a whole request body once its head has arrived.
+    #[serde(default = "default_body_read_timeout")]
+    pub body_read_timeout_ms: u64,
+    /// Open connections per listener; beyond it a connection gets one 503 and is closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Requests one keep-alive connection may carry; the last is answered with
+    /// `Connection: close`.
+    #[serde(default = "default_keep_alive_max_requests")]
+    pub keep_alive_max_requests: u64,
     /// How long in-flight requests may run after SIGTERM.
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace_ms: u64,
@@ -60,6 +85,23 @@ fn default_max_body() -> usize {
 }
 fn default_key_poll() -> u64 {
     2
+}
+/// The gateway's default: 10 s for a request head.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_BODY_READ_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+pub const DEFAULT_KEEP_ALIVE_MAX_REQUESTS: u64 = 1000;
+fn default_header_read_timeout() -> u64 {
+    DEFAULT_HEADER_READ_TIMEOUT_MS
+}
+fn default_body_read_timeout() -> u64 {
+    DEFAULT_BODY_READ_TIMEOUT_MS
+}
+fn default_max_connections() -> usize {
+    DEFAULT_MAX_CONNECTIONS
+}
+fn default_keep_alive_max_requests() -> u64 {
+    DEFAULT_KEEP_ALIVE_MAX_REQUESTS
 }
 fn default_shutdown_grace() -> u64 {
     10_000
@@ -98,6 +140,17 @@ pub struct ClientConfig {
     pub allowed_sub: Vec<String>,
     pub allowed_aud: Vec<String>,
     pub allowed_act: Vec<String>,
+    /// The identity-bearing optional claims are deny-by-default (docs/issuer.md): a client
+    /// may put an `env`, `tenant`, `scope` item or `delegated_by` subject in a token only
+    /// when one of these patterns (`*` globs) allows the value. Empty: never.
+    #[serde(default)]
+    pub allowed_env: Vec<String>,
+    #[serde(default)]
+    pub allowed_tenant: Vec<String>,
+    #[serde(default)]
+    pub allowed_scope: Vec<String>,
+    #[serde(default)]
+    pub allowed_delegated_by: Vec<String>,
     /// Sustained mints per second.
     #[serde(default = "default_rate")]
     pub rate_per_sec: f64,
@@ -173,7 +226,9 @@ fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn env_name(client_id: &str) -> String {
+/// The environment variable that overrides a client's `secret_sha256`. Distinct ids can map
+/// to one name (`deploy-bot`, `deploy_bot`, `Deploy.Bot`); `validate` refuses that.
+pub fn env_name(client_id: &str) -> String {
     let id: String = client_id
         .chars()
         .map(|c| {
@@ -227,14 +282,17 @@ impl IssuerConfig {
         if self.issuer.is_empty() {
             return Err(ConfigError("issuer: must be the issuer URL".into()));
         }
-        if self
-            .admin_token_sha256
-            .as_deref()
-            .is_some_and(|h| !is_sha256_hex(h))
-        {
-            return Err(ConfigError(
-                "admin_token_sha256: must be 64 hex digits".into(),
-            ));
+        for (key, hash) in [
+            ("admin_token_sha256", &self.admin_token_sha256),
+            ("metrics_token_sha256", &self.metrics_token_sha256),
+            (
+                "revoked_subjects_token_sha256",
+                &self.revoked_subjects_token_sha256,
+            ),
+        ] {
+            if hash.as_deref().is_some_and(|h| !is_sha256_hex(h)) {
+                return Err(ConfigError(format!("{key}: must be 64 hex digits")));
+            }
         }
         for kind in [
             crate::exchange::ProviderKind::Github,
@@ -244,6 +302,17 @@ impl IssuerConfig {
                 provider.validate(kind)?;
             }
         }
+        for (key, value) in [
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("body_read_timeout_ms", self.body_read_timeout_ms),
+            ("max_connections", self.max_connections as u64),
+            ("keep_alive_max_requests", self.keep_alive_max_requests),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("{key}: must be at least 1")));
+            }
+        }
+        refuse_env_name_collisions(&self.clients)?;
         let mut ids = std::collections::HashSet::new();
         let mut certificate_names = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
@@ -300,6 +369,25 @@ impl IssuerConfig {
         }
         Ok(())
     }
+}
+
+/// Two clients whose ids map to one override variable would share a secret through the
+/// environment: setting it for one silently changes the other. Refused, naming both.
+fn refuse_env_name_collisions(clients: &[ClientConfig]) -> Result<(), ConfigError> {
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for c in clients {
+        let name = env_name(&c.id);
+        if let Some(other) = seen.get(name.as_str()) {
+            if *other != c.id {
+                return Err(ConfigError(format!(
+                    "clients `{other}` and `{}` both take their secret override from {name}; rename one of them so each client id maps to its own variable",
+                    c.id
+                )));
+            }
+        }
+        seen.insert(name, c.id.as_str());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ pub enum ErrorCode {
     InvalidClient,
     /// The admin bearer token is missing or wrong (401).
     InvalidAdmin,
+    /// `/metrics` or `/v1/revoked-subjects` needs its bearer token (401).
+    InvalidToken,
     /// No admin credential is configured (403).
     AdminDisabled,
     /// Over the client's (or CI identity's) rate (429, with `Retry-After`).
@@ -48,6 +50,10 @@ pub enum ErrorCode {
     ExchangeDenied,
     /// The exchange cannot record an ID token's use (503): fail closed.
     ReplayCacheUnavailable,
+    /// The request body did not arrive within `body_read_timeout_ms` (408).
+    RequestTimeout,
+    /// Over `max_connections` (503).
+    Overloaded,
     /// The signer failed (500).
     SignerFailed,
     /// A check did not complete (500).
@@ -59,6 +65,7 @@ impl ErrorCode {
         Cow::Borrowed(match self {
             ErrorCode::InvalidClient => "invalid_client",
             ErrorCode::InvalidAdmin => "invalid_admin",
+            ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::AdminDisabled => "admin_disabled",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
@@ -75,6 +82,8 @@ impl ErrorCode {
             ErrorCode::IdentityUnmappable => "identity_unmappable",
             ErrorCode::ExchangeDenied => "exchange_denied",
             ErrorCode::ReplayCacheUnavailable => "replay_cache_unavailable",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::Overloaded => "overloaded",
             ErrorCode::SignerFailed => "signer_failed",
             ErrorCode::InternalError => "internal_error",
         })
@@ -82,9 +91,10 @@ impl ErrorCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::InvalidClient | ErrorCode::InvalidAdmin | ErrorCode::IdTokenInvalid => {
-                StatusCode::UNAUTHORIZED
-            }
+            ErrorCode::InvalidClient
+            | ErrorCode::InvalidAdmin
+            | ErrorCode::InvalidToken
+            | ErrorCode::IdTokenInvalid => StatusCode::UNAUTHORIZED,
             ErrorCode::AdminDisabled
             | ErrorCode::MintDenied
             | ErrorCode::SubjectRevoked
@@ -95,7 +105,9 @@ impl ErrorCode {
             ErrorCode::InvalidRequest | ErrorCode::ClaimInvalid(_) => StatusCode::BAD_REQUEST,
             ErrorCode::NotFound | ErrorCode::ExchangeDisabled => StatusCode::NOT_FOUND,
             ErrorCode::IdentityUnmappable => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::RevocationUnavailable
+            | ErrorCode::Overloaded
             | ErrorCode::ProviderUnavailable
             | ErrorCode::ReplayCacheUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::SignerFailed | ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,5 +1,7 @@
-//! The issuer's signing keys: a folder of PKCS#8 PEM files. The newest file (by name) is
-//! the active signer; older keys stay in the JWKS until every token they signed has expired
+//! The issuer's signing keys: a folder of PKCS#8 PEM files. The newest file is the active
+//! signer, ordered by the `(unix time, sequence)` in its `key-<unix>[-<seq>].pem` name
+//! (compared as numbers, so `key-5-1` is newer than `key-5`; `rotate` never writes a name
+//! older than one already there); older keys stay in the JWKS until every token they signed has expired
 //! everywhere (max TTL + max leeway after their successor appeared), so a rotation never
 //! breaks a token in flight.
 
@@ -35,6 +37,14 @@ pub enum KeyError {
     },
     #[error("issuer: {0}")]
     Issuer(oathmesh_core::ConfigError),
+    /// A private key (or the folder) others may read or change.
+    #[error("{}: {what} (mode {mode:04o}); run `chmod {want:o} {}`, or set allow_readable_private_keys = true in the issuer config if this is deliberate", file.display(), file.display())]
+    Permissions {
+        file: PathBuf,
+        what: &'static str,
+        mode: u32,
+        want: u32,
+    },
 }
 
 /// One key file.
@@ -54,13 +64,25 @@ pub struct Keyring {
     pub fingerprint: Vec<(PathBuf, i64, u64)>,
 }
 
+/// `(unix, seq)` from a `key-<unix>.pem` or `key-<unix>-<seq>.pem` name.
+fn name_order(path: &Path) -> Option<(i64, u64)> {
+    let stem = path.file_stem()?.to_str()?.strip_prefix("key-")?;
+    let (unix, seq) = match stem.split_once('-') {
+        Some((unix, seq)) => (unix, seq.parse::<u64>().ok()?),
+        None => (stem, 0),
+    };
+    Some((unix.parse::<i64>().ok()?, seq))
+}
+
+/// The order of key files, oldest first: the name's `(unix, seq)`, else the modification
+/// time; the file name breaks ties.
+fn order_key(path: &Path) -> (i64, u64, PathBuf) {
+    let (created, seq) = name_order(path).unwrap_or_else(|| (created_at(path), 0));
+    (created, seq, path.to_owned())
+}
+
 fn created_at(path: &Path) -> i64 {
-    let from_name = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.strip_prefix("key-"))
-        .and_then(|s| s.split('-').next())
-        .and_then(|s| s.parse::<i64>().ok());
+    let from_name = name_order(path).map(|(unix, _)| unix);
     from_name.unwrap_or_else(|| {
         std::fs::metadata(path)
             .and_then(|m| m.modified())
@@ -84,7 +106,7 @@ fn key_files(dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
             name.ends_with(".pem") && !name.ends_with(".pub.pem")
         })
         .collect();
-    files.sort_by_key(|p| (created_at(p), p.clone()));
+    files.sort_by_key(|p| order_key(p));
     Ok(files)
 }
 
@@ -105,14 +127,62 @@ pub fn fingerprint(dir: &Path) -> Vec<(PathBuf, i64, u64)> {
         .collect()
 }
 
+/// Refuses a private key readable or writable by group or others, and a key folder others
+/// may write to (they could plant a key), unless `allow_readable` says it is deliberate.
+#[cfg(unix)]
+fn check_permissions(path: &Path, is_dir: bool, allow_readable: bool) -> Result<(), KeyError> {
+    use std::os::unix::fs::PermissionsExt;
+    if allow_readable {
+        return Ok(());
+    }
+    let mode = std::fs::metadata(path)
+        .map_err(|source| KeyError::File {
+            file: path.to_owned(),
+            source,
+        })?
+        .permissions()
+        .mode()
+        & 0o7777;
+    let (bad, what, want) = if is_dir {
+        (
+            0o022,
+            "the key folder is writable by group or others",
+            0o700,
+        )
+    } else {
+        (
+            0o077,
+            "the private key is accessible to group or others",
+            0o600,
+        )
+    };
+    if mode & bad != 0 {
+        return Err(KeyError::Permissions {
+            file: path.to_owned(),
+            what,
+            mode,
+            want,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_permissions(_: &Path, _: bool, _: bool) -> Result<(), KeyError> {
+    Ok(())
+}
+
 impl Keyring {
-    /// Loads every key in `dir`; the newest signs.
-    pub fn load(dir: &Path, issuer_url: &str) -> Result<Keyring, KeyError> {
+    /// Loads every key in `dir`; the newest signs. Keys others can read are refused unless
+    /// `allow_readable` (the `allow_readable_private_keys` setting).
+    pub fn load(dir: &Path, issuer_url: &str, allow_readable: bool) -> Result<Keyring, KeyError> {
         let fingerprint = fingerprint(dir);
         let files = key_files(dir)?;
+        check_permissions(dir, true, allow_readable)?;
         let mut entries = Vec::new();
         let mut newest = None;
         for file in files {
+            check_permissions(&file, false, allow_readable)?;
             let pem = match std::fs::read_to_string(&file) {
                 Ok(pem) => pem,
                 Err(source) => return Err(KeyError::File { file, source }),
@@ -154,18 +224,32 @@ impl Keyring {
     }
 }
 
-/// Writes a new key `key-<now>.pem` (mode 0600) into `dir`; it becomes the active key.
+/// Writes a new key (mode 0600) into `dir`; it becomes the active key. Its name sorts after
+/// every key already there: `key-<now>.pem`, or, when a key of this second (or a later one,
+/// after a clock step back) exists, `key-<that second>-<next sequence>.pem`.
 pub fn rotate(dir: &Path, now: i64) -> Result<(PathBuf, String), KeyError> {
-    std::fs::create_dir_all(dir).map_err(|source| KeyError::Folder {
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        folder.mode(0o700);
+    }
+    folder.create(dir).map_err(|source| KeyError::Folder {
         dir: dir.to_owned(),
         source,
     })?;
     let key = keys::generate_key();
-    for attempt in 0.. {
+    let newest = key_files(dir)?.iter().filter_map(|p| name_order(p)).max();
+    let (unix, first_seq) = match newest {
+        Some((unix, seq)) if unix >= now => (unix, seq + 1),
+        _ => (now, 0),
+    };
+    for attempt in first_seq.. {
         let name = if attempt == 0 {
-            format!("key-{now}.pem")
+            format!("key-{unix}.pem")
         } else {
-            format!("key-{now}-{attempt}.pem")
+            format!("key-{unix}-{attempt}.pem")
         };
         let path = dir.join(name);
         let mut options = OpenOptions::new();
@@ -197,10 +281,10 @@ mod tests {
     fn newest_key_signs_and_retired_keys_stay_published_for_the_grace_period() {
         let dir = tempfile::tempdir().unwrap();
         let (_, first) = rotate(dir.path(), 1_000).unwrap();
-        let ring = Keyring::load(dir.path(), "https://i").unwrap();
+        let ring = Keyring::load(dir.path(), "https://i", false).unwrap();
         assert_eq!(ring.active.kid(), first);
         let (_, second) = rotate(dir.path(), 2_000).unwrap();
-        let ring = Keyring::load(dir.path(), "https://i").unwrap();
+        let ring = Keyring::load(dir.path(), "https://i", false).unwrap();
         assert_eq!(ring.active.kid(), second);
         let kids = |now| {
             ring.published(now)
@@ -217,6 +301,49 @@ mod tests {
     }
 
     #[test]
+    fn rotations_in_one_second_activate_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut kids = Vec::new();
+        for _ in 0..12 {
+            let (_, kid) = rotate(dir.path(), 7).unwrap();
+            let ring = Keyring::load(dir.path(), "https://i", false).unwrap();
+            assert_eq!(ring.active.kid(), kid, "the key just written signs");
+            kids.push(kid);
+        }
+        // A clock step back still writes a newer name.
+        let (path, kid) = rotate(dir.path(), 3).unwrap();
+        assert!(path.ends_with("key-7-12.pem"), "{}", path.display());
+        let ring = Keyring::load(dir.path(), "https://i", false).unwrap();
+        assert_eq!(ring.active.kid(), kid);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn readable_private_keys_are_refused_unless_allowed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = rotate(dir.path(), 7).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = Keyring::load(dir.path(), "https://i", false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains(&format!("chmod 600 {}", path.display())),
+            "{err}"
+        );
+        assert!(err.contains("0644"), "{err}");
+        Keyring::load(dir.path(), "https://i", true).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = Keyring::load(dir.path(), "https://i", false)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("chmod 700"), "{err}");
+    }
+
+    #[test]
     fn rotated_keys_are_private_and_unique() {
         let dir = tempfile::tempdir().unwrap();
         let (a, _) = rotate(dir.path(), 5).unwrap();
@@ -230,6 +357,6 @@ mod tests {
                 0o600
             );
         }
-        assert!(Keyring::load(&dir.path().join("missing"), "https://i").is_err());
+        assert!(Keyring::load(&dir.path().join("missing"), "https://i", false).is_err());
     }
 }

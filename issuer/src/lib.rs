@@ -16,6 +16,7 @@ pub mod keyring;
 pub mod metrics;
 pub mod ratelimit;
 pub mod revocations;
+pub mod single_use;
 
 pub use api::{AppState, Endpoints, router, router_for};
 pub use config::{ClientConfig, ConfigError, IssuerConfig};
@@ -53,19 +54,21 @@ pub enum IssuerError {
 pub fn state_from_config(config: IssuerConfig) -> Result<Arc<AppState>, IssuerError> {
     let revocations =
         revocations::from_config(config.redis_url.as_deref()).map_err(IssuerError::Revocations)?;
+    let single_use =
+        single_use::from_config(config.redis_url.as_deref()).map_err(IssuerError::Revocations)?;
     Ok(Arc::new(AppState::new(
         config,
         revocations,
+        single_use,
         Arc::new(SystemClock),
     )?))
 }
 
-/// Longest a client may take to finish a TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Serves the API on `listener` (and `/metrics` on `metrics_listener` instead, when given)
 /// until `shutdown` resolves, then drains in-flight requests for `shutdown_grace_ms`. TLS,
 /// when configured, applies to both listeners; key and certificate files are watched.
+/// The connection limits (`max_connections`, `header_read_timeout_ms`,
+/// `keep_alive_max_requests`) apply to each listener.
 pub async fn serve(
     state: Arc<AppState>,
     listener: TcpListener,
@@ -76,9 +79,11 @@ pub async fn serve(
     if let Some(tls) = &state.tls {
         tls.spawn_watcher();
     }
+    let header_read_timeout = Duration::from_millis(state.config.header_read_timeout_ms);
     let options = ServeOptions {
-        http: http_builder(),
-        handshake_timeout: HANDSHAKE_TIMEOUT,
+        http: http_builder(header_read_timeout),
+        // A TLS handshake is part of getting to the request head: the same bound.
+        handshake_timeout: header_read_timeout,
         shutdown_grace: Duration::from_millis(state.config.shutdown_grace_ms),
         name: "issuer",
     };
@@ -88,17 +93,19 @@ pub async fn serve(
     } else {
         Endpoints::All
     };
+    let limits = ConnectionLimits::new(&state.config);
     let metrics = metrics_listener.map(|listener| {
         let router = router_for(state.clone(), Endpoints::MetricsOnly);
         let options = ServeOptions {
             name: "issuer metrics",
             ..options.clone()
         };
+        let limits = ConnectionLimits::new(&state.config);
         tokio::spawn(serve_http1(
             listener,
             state.tls.clone(),
             options,
-            move |info| connection_service(router.clone(), info),
+            move |info| connection_service(router.clone(), info, limits.clone()),
             stopped.clone().wait(),
         ))
     });
@@ -107,7 +114,7 @@ pub async fn serve(
         listener,
         state.tls.clone(),
         options,
-        move |info| connection_service(router.clone(), info),
+        move |info| connection_service(router.clone(), info, limits.clone()),
         stopped.wait(),
     )
     .await;
@@ -116,28 +123,76 @@ pub async fn serve(
     }
 }
 
-fn http_builder() -> hyper::server::conn::http1::Builder {
+/// hyper's header-read timeout runs from the moment a connection waits for a request head,
+/// so it bounds a slow head (slowloris) and an idle keep-alive connection alike.
+fn http_builder(header_read_timeout: Duration) -> hyper::server::conn::http1::Builder {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .keep_alive(true)
-        .header_read_timeout(Duration::from_secs(10));
+        .header_read_timeout(header_read_timeout);
     http
 }
 
+/// Per listener: how many connections may be open, and how many requests one may carry.
+#[derive(Clone)]
+struct ConnectionLimits {
+    open: Arc<tokio::sync::Semaphore>,
+    max_requests: u64,
+}
+
+impl ConnectionLimits {
+    fn new(config: &IssuerConfig) -> Self {
+        ConnectionLimits {
+            open: Arc::new(tokio::sync::Semaphore::new(config.max_connections)),
+            max_requests: config.keep_alive_max_requests,
+        }
+    }
+}
+
 /// The router as a hyper service for one connection: each request carries the
-/// [`ConnectionInfo`] (peer, client certificate) as an extension.
+/// [`ConnectionInfo`] (peer, client certificate) as an extension. Over `max_connections`,
+/// the connection gets one 503 and is closed; its last allowed request is answered with
+/// `Connection: close`.
 fn connection_service(
     router: axum::Router,
     info: ConnectionInfo,
+    limits: ConnectionLimits,
 ) -> impl hyper::service::Service<
     hyper::Request<hyper::body::Incoming>,
     Response = axum::response::Response,
     Error = std::convert::Infallible,
     Future = impl Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send,
 > + Clone {
+    // Held for as long as hyper keeps the service, i.e. the connection.
+    let permit = limits.open.clone().try_acquire_owned().ok().map(Arc::new);
+    if permit.is_none() {
+        tracing::warn!(peer = %info.peer, "issuer: connection limit reached; refusing a connection");
+    }
+    let served = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let max_requests = limits.max_requests;
     hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        let router = router.clone();
+        let full = permit.is_none();
+        let n = served.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         request.extensions_mut().insert(info.clone());
-        tower::ServiceExt::oneshot(router.clone(), request)
+        async move {
+            let mut response = if full {
+                axum::response::IntoResponse::into_response(ApiError::new(
+                    ErrorCode::Overloaded,
+                    "the issuer has too many open connections",
+                    "Retry shortly; reuse one keep-alive connection instead of opening many.",
+                ))
+            } else {
+                tower::ServiceExt::oneshot(router, request).await?
+            };
+            if full || n >= max_requests {
+                response.headers_mut().insert(
+                    hyper::header::CONNECTION,
+                    hyper::header::HeaderValue::from_static("close"),
+                );
+            }
+            Ok::<_, std::convert::Infallible>(response)
+        }
     })
 }
 

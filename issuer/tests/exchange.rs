@@ -36,6 +36,7 @@ jwks_url = "{gh}"
 
 [[exchange.github.rules]]
 repository = "octo-org/*"
+repository_owner_id = "65"
 refs = ["refs/heads/main", "refs/tags/v*"]
 environments = ["prod"]
 aud = ["https://*.internal"]
@@ -48,6 +49,7 @@ audience = "https://issuer.test/gitlab"
 
 [[exchange.gitlab.rules]]
 project = "my-group/*"
+namespace_id = "72"
 refs = ["refs/heads/main"]
 aud = ["https://*.internal"]
 act = ["deploy"]
@@ -647,8 +649,15 @@ async fn start_with_clock(exchange: &str, clock: Arc<FixedClock>) -> (Server, Ar
         dir.path().join("keys").display()
     );
     let config = IssuerConfig::from_toml(&toml).unwrap();
-    let state =
-        Arc::new(AppState::new(config, Arc::new(MemoryRevocationList::new()), clock).unwrap());
+    let state = Arc::new(
+        AppState::new(
+            config,
+            Arc::new(MemoryRevocationList::new()),
+            Arc::new(oathmesh_issuer::single_use::MemorySingleUse::default()),
+            clock,
+        )
+        .unwrap(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(oathmesh_issuer::serve(
@@ -785,16 +794,19 @@ async fn an_unreachable_provider_is_a_503() {
 #[test]
 fn exchange_configs_are_validated() {
     let base = format!("issuer = \"{ISSUER}\"\nkey_dir = \"keys\"\n");
-    let rule = "[[exchange.github.rules]]\nrepository = \"a/*\"\nrefs = [\"*\"]\naud = [\"*\"]\nact = [\"*\"]\n";
+    let rule = "[[exchange.github.rules]]\nrepository = \"a/*\"\nrepository_id = \"1\"\nrefs = [\"*\"]\naud = [\"*\"]\nact = [\"*\"]\n";
     for (extra, want) in [
         ("[exchange.github]\nrules = []\n".to_owned(), "at least one rule"),
         (format!("[exchange.github]\njwks_url = \"http://jwks.example.com/k\"\n{rule}"), "plain http"),
         (format!("[exchange.github]\nleeway_secs = 3600\n{rule}"), "leeway_secs"),
         ("[exchange.github]\n[[exchange.github.rules]]\nproject = \"a/*\"\nrefs = [\"*\"]\naud = [\"*\"]\nact = [\"*\"]\n".to_owned(), "repository"),
-        ("[exchange.github]\n[[exchange.github.rules]]\nrepository = \"a/*\"\naud = [\"*\"]\nact = [\"*\"]\n".to_owned(), "refs"),
+        ("[exchange.github]\n[[exchange.github.rules]]\nrepository = \"a/*\"\nrepository_id = \"1\"\naud = [\"*\"]\nact = [\"*\"]\n".to_owned(), "refs"),
+        ("[exchange.github]\n[[exchange.github.rules]]\nrepository = \"a/*\"\nrefs = [\"*\"]\naud = [\"*\"]\nact = [\"*\"]\n".to_owned(), "repository_owner_id"),
+        ("[exchange.gitlab]\n[[exchange.gitlab.rules]]\nproject = \"g/*\"\nrefs = [\"*\"]\naud = [\"*\"]\nact = [\"*\"]\n".to_owned(), "namespace_id"),
+        ("[exchange.gitlab]\n[[exchange.gitlab.rules]]\nproject = \"g/*\"\nrepository_id = \"1\"\nrefs = [\"*\"]\naud = [\"*\"]\nact = [\"*\"]\n".to_owned(), "gitlab rules name ids"),
         (format!("[exchange.github]\n{}", rule.replace("act = [\"*\"]", "act = []")), "act"),
         (format!("[exchange.github]\nsecret = 1\n{rule}"), "unknown field"),
-        ("[exchange.gitlab]\n[[exchange.gitlab.rules]]\nproject = \"g/*\"\nworkflows = [\"x\"]\nrefs = [\"*\"]\naud = [\"*\"]\nact = [\"*\"]\n".to_owned(), "GitHub only"),
+        ("[exchange.gitlab]\n[[exchange.gitlab.rules]]\nproject = \"g/*\"\nproject_id = \"2\"\nworkflows = [\"x\"]\nrefs = [\"*\"]\naud = [\"*\"]\nact = [\"*\"]\n".to_owned(), "GitHub only"),
     ] {
         let err = IssuerConfig::from_toml(&format!("{base}{extra}")).unwrap_err().to_string();
         assert!(err.contains(want), "{extra}: {err}");

@@ -191,7 +191,7 @@ func TestTransportSendsOneTokenPerRequest(t *testing.T) {
 	issuer := startIssuer(t)
 	server := httptest.NewServer(tokenEcho(issuer.verifier(t)))
 	defer server.Close()
-	httpClient := &http.Client{Transport: &oathmesh.Transport{Client: issuer.client(t), Mint: chargeRequest}}
+	httpClient := &http.Client{Transport: &oathmesh.Transport{Client: issuer.client(t), Mint: chargeRequest, Origins: []string{server.URL}}}
 
 	ids := map[string]bool{}
 	for range 3 {
@@ -214,7 +214,7 @@ func TestTransportBindsTheRequest(t *testing.T) {
 	body := []byte(`{"amount": 1200, "currency": "eur"}`)
 	sum := sha256.Sum256(body)
 
-	bound := &http.Client{Transport: &oathmesh.Transport{Client: client, Mint: chargeRequest, Bind: true}}
+	bound := &http.Client{Transport: &oathmesh.Transport{Client: client, Mint: chargeRequest, Bind: true, Origins: []string{server.URL}}}
 	status, text := get(t, bound, "POST", server.URL+"/charges?order=a%2Fb&x=1", body)
 	if status != http.StatusOK || !strings.HasSuffix(text, hex.EncodeToString(sum[:])) {
 		t.Fatalf("bound request: %d %s (the body must arrive whole)", status, text)
@@ -225,12 +225,12 @@ func TestTransportBindsTheRequest(t *testing.T) {
 	}
 
 	// The same receiver refuses an unbound token...
-	unbound := &http.Client{Transport: &oathmesh.Transport{Client: client, Mint: chargeRequest}}
+	unbound := &http.Client{Transport: &oathmesh.Transport{Client: client, Mint: chargeRequest, Origins: []string{server.URL}}}
 	if status, text := get(t, unbound, "POST", server.URL+"/charges", body); status != 401 || !strings.Contains(text, "binding_required") {
 		t.Fatalf("unbound: %d %s", status, text)
 	}
 	// ...and a bound token whose body changed after minting.
-	tampering := &http.Client{Transport: &oathmesh.Transport{Client: client, Mint: chargeRequest, Bind: true,
+	tampering := &http.Client{Transport: &oathmesh.Transport{Client: client, Mint: chargeRequest, Bind: true, Origins: []string{server.URL},
 		Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			r.Body = io.NopCloser(strings.NewReader(`{"amount": 999999, "currency": "eur"}`))
 			r.ContentLength = -1
@@ -246,7 +246,7 @@ func TestTransportFailsWhenTheMintFails(t *testing.T) {
 	var sent atomic.Bool
 	server := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { sent.Store(true) }))
 	defer server.Close()
-	httpClient := &http.Client{Transport: &oathmesh.Transport{Client: issuer.client(t),
+	httpClient := &http.Client{Transport: &oathmesh.Transport{Client: issuer.client(t), Origins: []string{server.URL},
 		Mint: oathmesh.MintRequest{Sub: "svc://checkout", Aud: testAudience, Act: "delete-everything"}}}
 	body := &closeRecorder{Reader: strings.NewReader("x")}
 	req, _ := http.NewRequest("POST", server.URL, body)
@@ -260,6 +260,80 @@ func TestTransportFailsWhenTheMintFails(t *testing.T) {
 	}
 	if !body.closed {
 		t.Fatal("RoundTrip must close the request body")
+	}
+}
+
+// A 307 from the audience's server to a second loopback server: http.Client follows it and
+// calls RoundTrip again, and the Transport refuses the hop instead of minting a token (bound,
+// with Bind, to the request the redirecting server chose) for the other host.
+func TestTransportRefusesARedirectToAnotherOrigin(t *testing.T) {
+	issuer := startIssuer(t)
+	var leaked atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			leaked.Add(1)
+		}
+		io.Copy(io.Discard, r.Body)
+	}))
+	defer other.Close()
+	final := tokenEcho(issuer.verifier(t))
+	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/local" {
+			http.Redirect(w, r, "/final", http.StatusTemporaryRedirect)
+			return
+		}
+		if r.URL.Path == "/final" {
+			final.ServeHTTP(w, r)
+			return
+		}
+		http.Redirect(w, r, other.URL+"/steal?to=mallory", http.StatusTemporaryRedirect)
+	}))
+	defer service.Close()
+
+	for _, bind := range []bool{false, true} {
+		httpClient := &http.Client{Transport: &oathmesh.Transport{Client: issuer.client(t), Mint: chargeRequest,
+			Bind: bind, Origins: []string{service.URL}}}
+		req, _ := http.NewRequest("POST", service.URL+"/charges", strings.NewReader(`{"amount":1}`))
+		_, err := httpClient.Do(req)
+		if !errors.Is(err, oathmesh.ErrOriginNotAllowed) || !strings.Contains(err.Error(), other.URL[len("http://"):]) {
+			t.Fatalf("bind=%v: want ErrOriginNotAllowed naming the other origin, got %v", bind, err)
+		}
+		// A redirect within the configured origin still carries a fresh token.
+		if status, text := get(t, httpClient, "POST", service.URL+"/local", []byte(`{"amount":1}`)); status != http.StatusOK {
+			t.Fatalf("bind=%v: same-origin redirect: %d %s", bind, status, text)
+		}
+	}
+	if n := leaked.Load(); n != 0 {
+		t.Fatalf("%d tokens reached the other origin", n)
+	}
+}
+
+// With no Origins, tokens go only to the audience's origin.
+func TestTransportDefaultsToTheAudienceOrigin(t *testing.T) {
+	issuer := startIssuer(t)
+	var sent atomic.Bool
+	server := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { sent.Store(true) }))
+	defer server.Close()
+	httpClient := &http.Client{Transport: &oathmesh.Transport{Client: issuer.client(t), Mint: chargeRequest}}
+	req, _ := http.NewRequest("GET", server.URL+"/balance", nil)
+	if _, err := httpClient.Do(req); !errors.Is(err, oathmesh.ErrOriginNotAllowed) {
+		t.Fatalf("want ErrOriginNotAllowed for %s with audience %s, got %v", server.URL, testAudience, err)
+	}
+	if sent.Load() {
+		t.Fatal("the request was sent")
+	}
+	for _, same := range []string{"https://BILLING.internal:443/x", "https://billing.internal/y?z=1"} {
+		tr := &oathmesh.Transport{Client: issuer.client(t), Mint: chargeRequest,
+			Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				if !strings.HasPrefix(r.Header.Get("Authorization"), "OathMesh ") {
+					t.Errorf("%s: no token", same)
+				}
+				return &http.Response{StatusCode: 204, Body: http.NoBody, Request: r}, nil
+			})}
+		req, _ := http.NewRequest("GET", same, nil)
+		if _, err := tr.RoundTrip(req); err != nil {
+			t.Fatalf("%s: %v", same, err)
+		}
 	}
 }
 

@@ -44,7 +44,8 @@ func sentinel(status uint32, code string) *Error {
 	return &Error{status: status, Code: code, Message: "sentinel for errors.Is; compare with errors.Is, do not return"}
 }
 
-// Verification failures: one sentinel per error family (the numbers are the C ABI's).
+// Verification failures: one sentinel per error family. The numbers are the C ABI's
+// (enum oathmesh_status in oathmesh.h); TestSentinelNumbersMatchTheHeader compares them.
 var (
 	ErrTokenMalformed         = sentinel(1, "token_malformed")
 	ErrAlgorithmNotAllowed    = sentinel(2, "algorithm_not_allowed")
@@ -85,7 +86,9 @@ var (
 	ErrIssuerUnavailable = sentinel(401, "issuer_unavailable")
 	// ErrInternal: a bug inside liboathmesh (a Rust panic caught at the boundary).
 	ErrInternal = sentinel(900, "internal_panic")
-	// ErrClosed: the Verifier, Issuer or Client was used after Close.
+	// ErrClosed: the Verifier, Issuer or Client was used after Close. The library never
+	// sees this (the wrapper refuses before calling it), so 1000 is a number the C status
+	// space keeps free; TestSentinelNumbersMatchTheHeader fails if the header ever uses it.
 	ErrClosed = sentinel(1000, "closed")
 )
 

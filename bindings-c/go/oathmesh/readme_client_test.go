@@ -47,6 +47,8 @@ func readmeClientQuickstart(issuerURL, billingURL string) {
 		Client: client,
 		Mint:   oathmesh.MintRequest{Sub: "svc://checkout", Aud: "https://billing.internal", Act: "charge"},
 		Bind:   true,
+		// Tokens go to this origin only (default: the audience's); a redirect elsewhere fails.
+		Origins: []string{billingURL},
 	}}
 	resp, err := httpClient.Post(billingURL+"/charges", "application/json", strings.NewReader(`{"amount":1200}`))
 	if err != nil {

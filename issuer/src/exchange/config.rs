@@ -28,6 +28,14 @@ impl ProviderKind {
         }
     }
 
+    /// The rule fields naming the job's immutable owner and repository ids.
+    pub fn id_fields(self) -> (&'static str, &'static str) {
+        match self {
+            ProviderKind::Github => ("repository_owner_id", "repository_id"),
+            ProviderKind::Gitlab => ("namespace_id", "project_id"),
+        }
+    }
+
     /// The rule field naming the job's repository (GitHub) or project (GitLab).
     pub fn repository_field(self) -> &'static str {
         match self {
@@ -129,6 +137,24 @@ pub struct RuleConfig {
     /// GitLab `project_path` (`group/subgroup/project`).
     #[serde(default)]
     pub project: Option<String>,
+    /// GitHub `repository_owner_id`, exact. Names can be re-registered after a rename or a
+    /// deletion; ids cannot, so a rule names at least the owner's (or the repository's) id
+    /// unless `allow_mutable_names` says the names alone are trusted.
+    #[serde(default)]
+    pub repository_owner_id: Option<String>,
+    /// GitHub `repository_id`, exact.
+    #[serde(default)]
+    pub repository_id: Option<String>,
+    /// GitLab `namespace_id`, exact.
+    #[serde(default)]
+    pub namespace_id: Option<String>,
+    /// GitLab `project_id`, exact.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// Match on names only (the pre-0.2 behaviour): whoever re-registers a deleted or
+    /// renamed owner, repository or group inherits the rule.
+    #[serde(default)]
+    pub allow_mutable_names: bool,
     /// GitHub only: workflow file names (`deploy.yml`). Absent: any workflow.
     #[serde(default)]
     pub workflows: Option<Vec<String>>,
@@ -198,6 +224,22 @@ impl ProviderConfig {
 }
 
 impl RuleConfig {
+    /// The owner id this rule requires, for `kind`.
+    pub fn owner_id(&self, kind: ProviderKind) -> Option<&str> {
+        match kind {
+            ProviderKind::Github => self.repository_owner_id.as_deref(),
+            ProviderKind::Gitlab => self.namespace_id.as_deref(),
+        }
+    }
+
+    /// The repository (project) id this rule requires, for `kind`.
+    pub fn repository_id(&self, kind: ProviderKind) -> Option<&str> {
+        match kind {
+            ProviderKind::Github => self.repository_id.as_deref(),
+            ProviderKind::Gitlab => self.project_id.as_deref(),
+        }
+    }
+
     /// The repository (GitHub) or project (GitLab) pattern.
     pub fn repository_pattern(&self) -> &str {
         self.repository
@@ -223,6 +265,32 @@ impl RuleConfig {
             return Err(RuleError(format!(
                 "`{}` is required",
                 kind.repository_field()
+            )));
+        }
+        let (ids, foreign, names) = match kind {
+            ProviderKind::Github => (
+                [&self.repository_owner_id, &self.repository_id],
+                [&self.namespace_id, &self.project_id],
+                "`repository_owner_id` (or `repository_id`)",
+            ),
+            ProviderKind::Gitlab => (
+                [&self.namespace_id, &self.project_id],
+                [&self.repository_owner_id, &self.repository_id],
+                "`namespace_id` (or `project_id`)",
+            ),
+        };
+        if foreign.iter().any(|id| id.is_some()) {
+            return Err(RuleError(format!(
+                "{} rules name ids with {names}",
+                kind.name()
+            )));
+        }
+        if ids.iter().any(|id| id.as_deref() == Some("")) {
+            return Err(RuleError("ids must not be empty".into()));
+        }
+        if ids.iter().all(|id| id.is_none()) && !self.allow_mutable_names {
+            return Err(RuleError(format!(
+                "name the immutable {names} from the ID token: names can be re-registered by someone else after a rename or deletion (or set allow_mutable_names = true to trust names alone)"
             )));
         }
         if kind == ProviderKind::Gitlab && self.workflows.is_some() {

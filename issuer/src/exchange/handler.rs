@@ -193,10 +193,13 @@ async fn run(
         .map_err(|e| ApiError::from_mint_error(&e))?;
 
     // Last: only an exchange that succeeds uses up the ID token.
-    match state
-        .exchanger
-        .record_use(kind, &verified.replay_key, verified.remember_until, now)
-    {
+    match state.exchanger.record_use(
+        state.single_use.as_ref(),
+        kind,
+        &verified.replay_key,
+        verified.remember_until,
+        now,
+    ) {
         Ok(ReplayCheck::Fresh) => {}
         Ok(ReplayCheck::Replayed) => {
             tracing::warn!(provider = kind.name(), sub = %job.subject, "ID token replayed");

@@ -19,6 +19,10 @@ pub struct CiIdentity {
     pub subject: String,
     /// `repository` (GitHub) or `project_path` (GitLab), as the provider wrote it.
     pub repository: String,
+    /// The immutable owner id: GitHub `repository_owner_id`, GitLab `namespace_id`.
+    pub owner_id: Option<String>,
+    /// The immutable repository id: GitHub `repository_id`, GitLab `project_id`.
+    pub repository_id: Option<String>,
     /// GitHub only: the workflow file name, as the provider wrote it.
     pub workflow: Option<String>,
     /// The full ref (`refs/heads/main`), what rules match `refs` against.
@@ -124,6 +128,8 @@ fn github(claims: &Map<String, Value>) -> Result<CiIdentity, MappingError> {
     Ok(CiIdentity {
         subject,
         repository: repository.to_owned(),
+        owner_id: optional(claims, "repository_owner_id"),
+        repository_id: optional(claims, "repository_id"),
         workflow: Some(file.to_owned()),
         full_ref: git_ref.to_owned(),
         environment: optional(claims, "environment"),
@@ -163,6 +169,8 @@ fn gitlab(claims: &Map<String, Value>) -> Result<CiIdentity, MappingError> {
     Ok(CiIdentity {
         subject,
         repository: project.to_owned(),
+        owner_id: optional(claims, "namespace_id"),
+        repository_id: optional(claims, "project_id"),
         workflow: None,
         full_ref,
         environment: optional(claims, "environment"),

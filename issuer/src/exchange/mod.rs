@@ -22,7 +22,7 @@ pub mod subject;
 pub use config::{ExchangeConfig, ProviderConfig, ProviderKind, RuleConfig};
 pub(crate) use handler::exchange;
 
-use oathmesh_core::{BackendError, Clock, MemoryReplayCache, ReplayCache, ReplayCheck};
+use oathmesh_core::{BackendError, Clock, ReplayCheck};
 use provider_keys::ProviderKeys;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -92,12 +92,14 @@ pub struct Provider {
     pub keys: ProviderKeys,
 }
 
-/// Every configured provider, and the memory of ID tokens already exchanged.
+/// Every configured provider.
 pub struct Exchanger {
     github: Option<Provider>,
     gitlab: Option<Provider>,
-    used: MemoryReplayCache,
 }
+
+/// How many exchanged ID-token ids one provider may have remembered in memory at once.
+const EXCHANGED_CAPACITY: usize = 1_000_000;
 
 impl Exchanger {
     pub fn new(
@@ -125,7 +127,6 @@ impl Exchanger {
         Ok(Exchanger {
             github: build(ProviderKind::Github)?,
             gitlab: build(ProviderKind::Gitlab)?,
-            used: MemoryReplayCache::default(),
         })
     }
 
@@ -136,15 +137,24 @@ impl Exchanger {
         }
     }
 
-    /// Records that an ID token was exchanged; `Replayed` if it already was.
+    /// Records in `store` that an ID token was exchanged; `Replayed` if it already was. The
+    /// record lives through `until` (the ID token's `exp` + leeway), one partition per
+    /// provider.
     fn record_use(
         &self,
+        store: &dyn crate::single_use::SingleUseStore,
         kind: ProviderKind,
         replay_key: &str,
         until: i64,
         now: i64,
     ) -> Result<ReplayCheck, BackendError> {
-        let key = format!("{}\u{0}{replay_key}", kind.name());
-        self.used.check_and_record(&key, until.max(now + 1), now)
+        let partition = format!("exchange:{}", kind.name());
+        store.record(
+            &partition,
+            replay_key,
+            until.max(now),
+            now,
+            EXCHANGED_CAPACITY,
+        )
     }
 }

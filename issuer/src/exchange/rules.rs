@@ -58,6 +58,23 @@ fn first_failure(
     if !glob::matches(rule.repository_pattern(), &job.repository) {
         return Some((0, kind.repository_field(), job.repository.clone()));
     }
+    // The immutable ids: a re-registered name carries other ids.
+    let (owner_field, repository_field) = kind.id_fields();
+    for (field, wanted, got) in [
+        (owner_field, rule.owner_id(kind), &job.owner_id),
+        (
+            repository_field,
+            rule.repository_id(kind),
+            &job.repository_id,
+        ),
+    ] {
+        if let Some(wanted) = wanted
+            && got.as_deref() != Some(wanted)
+        {
+            let value = got.clone().unwrap_or_else(|| "(none)".into());
+            return Some((0, field, value));
+        }
+    }
     if let (Some(patterns), Some(workflow)) = (&rule.workflows, &job.workflow)
         && !any(patterns, workflow)
     {
@@ -92,6 +109,11 @@ mod tests {
         RuleConfig {
             repository: Some(repo.into()),
             project: None,
+            repository_owner_id: None,
+            repository_id: None,
+            namespace_id: None,
+            project_id: None,
+            allow_mutable_names: true,
             workflows: None,
             refs: list(refs),
             environments: envs.map(list),
@@ -104,11 +126,38 @@ mod tests {
         CiIdentity {
             subject: "job://github/acme/api/deploy.yml".into(),
             repository: "acme/api".into(),
+            owner_id: Some("65".into()),
+            repository_id: Some("74".into()),
             workflow: Some("deploy.yml".into()),
             full_ref: git_ref.into(),
             environment: env.map(str::to_owned),
             src: SourceRequest::default(),
         }
+    }
+
+    #[test]
+    fn a_re_registered_name_does_not_inherit_the_rule() {
+        let k = ProviderKind::Github;
+        let mut pinned = rule("acme/*", &["*"], None);
+        pinned.repository_owner_id = Some("65".into());
+        pinned.allow_mutable_names = false;
+        let ok = job(None, "refs/heads/main");
+        assert!(
+            check(
+                k,
+                &[pinned.clone()],
+                &ok,
+                "https://deploy.internal",
+                "deploy"
+            )
+            .is_ok()
+        );
+        let mut squatter = ok.clone();
+        squatter.owner_id = Some("9999".into());
+        let denied =
+            check(k, &[pinned], &squatter, "https://deploy.internal", "deploy").unwrap_err();
+        assert_eq!(denied.field, "repository_owner_id");
+        assert!(denied.message.contains("9999"), "{}", denied.message);
     }
 
     #[test]

@@ -44,6 +44,10 @@ secret_sha256 = "{secret}"
 allowed_sub = ["svc://checkout"]
 allowed_aud = ["https://*.internal"]
 allowed_act = ["charge", "refund"]
+allowed_scope = ["payments:*"]
+allowed_env = ["staging"]
+allowed_tenant = ["acme"]
+allowed_delegated_by = ["user://finance/*"]
 
 [[clients]]
 id = "reporting"
