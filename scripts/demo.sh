@@ -86,6 +86,7 @@ cat >"$WORK/policy.json" <<'JSON'
     { "name": "reporting-reads", "allow": true, "match": { "sub": "svc://reporting", "act": "read" } } ] }
 JSON
 printf '%s' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$WORK/audit.key"
+chmod 600 "$WORK/audit.key" # audit keys readable by others are refused
 # One verifier document per receiver: keys fetched from the issuer's JWKS, replay and
 # revocation in the shared Redis, the shared policy file (hot-reloaded), a chained audit log.
 verifier_config() { # audience audit-file

@@ -161,7 +161,7 @@ test('audit hmacKey / hmacKeyFile: a chained file that `oathmesh audit verify` a
   const dir = tempDir();
   const key = 'node-audit-hmac-key-0123456789';
   const keyFile = join(dir, 'audit.key');
-  writeFileSync(keyFile, `${key}\n`);
+  writeFileSync(keyFile, `${key}\n`, { mode: 0o600 }); // audit keys readable by others are refused
   const auditVerify = (file: string) => spawnSync(oathmeshBin(), ['audit', 'verify', '--key-file', keyFile, file], { encoding: 'utf8' });
   for (const [name, sinks] of [
     ['inline', { hmacKey: key }],

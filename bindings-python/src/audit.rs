@@ -17,6 +17,7 @@ fn event_dict<'py>(py: Python<'py>, e: &AuditEvent) -> PyResult<Bound<'py, PyDic
     dict.set_item("code", &e.code)?;
     dict.set_item("step", e.step)?;
     dict.set_item("policy_rule", &e.policy_rule)?;
+    dict.set_item("claims_verified", e.claims_verified)?;
     dict.set_item("iss", &e.iss)?;
     dict.set_item("sub", &e.sub)?;
     dict.set_item("aud", &e.aud)?;

@@ -243,6 +243,7 @@ def test_the_audit_file_is_hmac_chained_and_verifies(
     key = "audit-chain-key-" + uuid.uuid4().hex
     key_file = tmp_path / "audit.key"
     key_file.write_text(key + "\n")  # one trailing newline is not part of the key
+    key_file.chmod(0o600)  # audit keys readable by others are refused
     log = tmp_path / "audit.ndjson"
     seen: list[dict[str, Any]] = []
     verifier = make_verifier(audit_file=log, audit_hmac_key_file=key_file, audit=seen.append)
@@ -277,6 +278,8 @@ def test_audit_hmac_key_inline_continues_an_existing_chain(
     log = tmp_path / "audit.ndjson"
     make_verifier(audit_file=log, audit_hmac_key=key).verify(mint().token)
     make_verifier(audit_file=log, audit_hmac_key=key).verify(mint().token)  # a restart
-    assert recompute_chain(key.encode(), log.read_text()) == 2
+    # Two events and, between them, the restart's segment header (a chained line too).
+    assert recompute_chain(key.encode(), log.read_text()) == 3
+    assert json.loads(log.read_text().splitlines()[1])["event"] == "oathmesh.audit_segment"
     with pytest.raises(oathmesh.ConfigError, match="HMAC key"):
         make_verifier(audit_file=log, audit_hmac_key="short")

@@ -98,8 +98,19 @@ pub fn audit(command: AuditCommand) -> Result<ExitCode, CliError> {
         .map_err(|e| CliError::read("audit key", &key_file, e))?;
     audit_chain::check_key(&key).map_err(CliError::Audit)?;
     let bytes = read_file(&file, "audit log")?;
-    let text = String::from_utf8_lossy(&bytes);
-    match audit_chain::verify_log(&key, &text) {
+    // Strict: byte edits that are not UTF-8 are an error, never decoded lossily.
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            println!(
+                "{}: not UTF-8 at byte {}: the log was altered",
+                file.display(),
+                e.valid_up_to()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    match audit_chain::verify_log(&key, text) {
         Ok(count) => {
             println!("OK: {} events, chain intact", count);
             Ok(ExitCode::SUCCESS)

@@ -275,6 +275,12 @@ fn audit_verify_finds_the_first_tampered_or_missing_line() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("audit.key");
     std::fs::write(&key_file, "a-long-enough-audit-key-for-tests\n").unwrap();
+    // Audit keys readable by others are refused.
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let log = dir.path().join("audit.ndjson");
     let fleet = fleet(
         &redis,

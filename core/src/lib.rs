@@ -77,8 +77,8 @@ pub use verify::{caller, config};
 pub use wire::{b64, claims, strict_json, token};
 
 pub use audit::{
-    AuditEvent, AuditSink, CallbackSink, ChainedStdoutSink, FanOutSink, FileSink, Outcome,
-    StdoutSink,
+    AuditEvent, AuditOptions, AuditSink, AuditStats, CallbackSink, ChainedStdoutSink, FanOutSink,
+    FileSink, Outcome, StdoutSink,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::ConfigError;

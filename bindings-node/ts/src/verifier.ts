@@ -19,6 +19,8 @@ export interface AuditEvent {
   code: string | null;
   step: string | null;
   policy_rule: string | null;
+  /** False when the claims below were decoded but their signature was not verified. */
+  claims_verified: boolean;
   iss: string | null;
   sub: string | null;
   aud: string | null;

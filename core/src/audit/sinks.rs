@@ -2,15 +2,25 @@
 //! why, never the token or a key. A failing or panicking sink never changes the result.
 
 use crate::audit::chain::HmacChain;
+use crate::audit::outputs::{FileOutput, StdoutOutput};
+use crate::audit::queue::{self, QueuedOutput};
 use crate::ops::OpsEvent;
+use crate::verify::error::Step;
 use crate::wire::token::{Claims, Source};
 use serde::Serialize;
-use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+#[cfg(test)]
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Longest value of any audited text field; longer values are cut (and marked), so one
+/// request can never write a line long enough to damage the log.
+pub const MAX_FIELD_BYTES: usize = 512;
+/// Longest request id (the core's request-id rule).
+pub const MAX_REQUEST_ID_BYTES: usize = 128;
+const CUT_MARK: &str = "...(truncated)";
 
 /// One verification outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,6 +30,9 @@ pub struct AuditEvent {
     pub code: Option<String>,
     pub step: Option<&'static str>,
     pub policy_rule: Option<String>,
+    /// False when the claims below were decoded but their signature was not (or not yet)
+    /// verified: on a deny before step 06 they are whatever the sender wrote.
+    pub claims_verified: bool,
     pub iss: Option<String>,
     pub sub: Option<String>,
     pub aud: Option<String>,
@@ -43,6 +56,7 @@ pub enum Outcome {
 
 impl AuditEvent {
     /// Builds an event from whatever claims were decoded before the pipeline stopped.
+    /// Every text field is bounded ([`MAX_FIELD_BYTES`]).
     pub(crate) fn new(outcome: Outcome, claims: Option<&Claims>, timestamp: String) -> AuditEvent {
         let c = claims.cloned().unwrap_or_default();
         AuditEvent {
@@ -51,23 +65,93 @@ impl AuditEvent {
             code: None,
             step: None,
             policy_rule: None,
-            iss: c.iss,
-            sub: c.sub,
-            aud: c.aud,
-            act: c.act,
-            jti: c.jti,
-            env: c.env,
-            tenant: c.tenant,
-            src: c.src,
+            claims_verified: outcome == Outcome::Allow,
+            iss: bounded(c.iss),
+            sub: bounded(c.sub),
+            aud: bounded(c.aud),
+            act: bounded(c.act),
+            jti: bounded(c.jti),
+            env: bounded(c.env),
+            tenant: bounded(c.tenant),
+            src: c.src.map(|s| Source {
+                kind: bounded(s.kind),
+                repo: bounded(s.repo),
+                workflow: bounded(s.workflow),
+                run_id: bounded(s.run_id),
+                sha: bounded(s.sha),
+            }),
             request_id: None,
             timestamp,
             latency_us: 0,
         }
     }
 
+    /// Records why a verification was denied: the code, the step, the deciding rule, and
+    /// whether the claims had been verified when it stopped.
+    pub(crate) fn denied(&mut self, code: String, step: Step, policy_rule: Option<&str>) {
+        self.code = Some(code);
+        self.step = Some(step.as_str());
+        self.policy_rule = bounded(policy_rule.map(str::to_owned));
+        self.claims_verified = claims_verified_when_failing_at(step);
+    }
+
+    /// Sets the request id, bounded like every other field.
+    pub(crate) fn set_request_id(&mut self, id: Option<&str>) {
+        self.request_id = id.map(|id| cut(id, MAX_REQUEST_ID_BYTES));
+    }
+
     /// One NDJSON line (without the newline).
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("audit event serializes")
+    }
+}
+
+/// True when a verification that failed at `step` had already checked the signature over
+/// the claims (steps run in [`Step::ORDER`]).
+pub fn claims_verified_when_failing_at(step: Step) -> bool {
+    let position = |s: Step| Step::ORDER.iter().position(|o| *o == s);
+    position(step) > position(Step::Signature06)
+}
+
+fn cut(value: &str, max: usize) -> String {
+    if value.len() <= max {
+        return value.to_owned();
+    }
+    let mut end = max - CUT_MARK.len();
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{CUT_MARK}", &value[..end])
+}
+
+fn bounded(value: Option<String>) -> Option<String> {
+    value.map(|v| {
+        if v.len() <= MAX_FIELD_BYTES {
+            v
+        } else {
+            cut(&v, MAX_FIELD_BYTES)
+        }
+    })
+}
+
+/// What happened to the events sent to the built-in outputs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AuditStats {
+    /// Lines written.
+    pub written: u64,
+    /// Events dropped because a queue was full (the output had fallen behind).
+    pub dropped: u64,
+    /// Writes that failed (disk full, I/O error, closed pipe).
+    pub failed: u64,
+}
+
+impl AuditStats {
+    fn add(self, other: AuditStats) -> AuditStats {
+        AuditStats {
+            written: self.written + other.written,
+            dropped: self.dropped + other.dropped,
+            failed: self.failed + other.failed,
+        }
     }
 }
 
@@ -79,6 +163,11 @@ pub trait AuditSink: Send + Sync {
     /// Receives operational events (breaker and policy-reload state changes). The built-in
     /// outputs write them as lines of their own; other sinks ignore them by default.
     fn emit_ops(&self, _event: &OpsEvent) {}
+
+    /// Counters of a queued output; `None` for sinks that do not queue.
+    fn stats(&self) -> Option<AuditStats> {
+        None
+    }
 }
 
 /// Calls `sink.emit`, containing any panic so that audit can never change a verification.
@@ -86,7 +175,9 @@ pub(crate) fn emit_guarded(sink: &dyn AuditSink, event: &AuditEvent) {
     let _ = catch_unwind(AssertUnwindSafe(|| sink.emit(event)));
 }
 
-/// NDJSON on standard output.
+/// NDJSON on standard output, written directly on the verifying thread. The configuration
+/// document's `audit.stdout` uses a queued output instead ([`stdout_output`]); this type is
+/// for embedders that want the plain, synchronous behaviour.
 #[derive(Debug, Default)]
 pub struct StdoutSink;
 
@@ -102,124 +193,130 @@ impl AuditSink for StdoutSink {
     }
 }
 
-/// NDJSON on standard output, HMAC-chained (`seq`, `prev_hash`, `hmac`).
-#[derive(Debug)]
-pub struct ChainedStdoutSink {
-    chain: Mutex<HmacChain>,
+/// How the built-in outputs queue and rotate (the `audit` block of the document).
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    /// Lines a queue holds before it drops (and counts) events.
+    pub queue_capacity: usize,
+    /// How long a verification waits for its line while the output keeps up.
+    pub max_wait: Duration,
+    /// Size rotation of `audit.file`: a full file is renamed and a linked segment starts.
+    pub max_file_bytes: Option<u64>,
 }
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            queue_capacity: queue::DEFAULT_CAPACITY,
+            max_wait: queue::DEFAULT_MAX_WAIT,
+            max_file_bytes: None,
+        }
+    }
+}
+
+/// Standard output behind a bounded queue, HMAC-chained under `key` if given.
+pub fn stdout_output(
+    key: Option<Vec<u8>>,
+    options: &AuditOptions,
+) -> std::io::Result<QueuedOutput> {
+    QueuedOutput::start(
+        "stdout",
+        Box::new(StdoutOutput::new(key.map(HmacChain::new))),
+        options.queue_capacity,
+        options.max_wait,
+    )
+}
+
+/// An audit file behind a bounded queue: chained under `key` if given (continuing the file's
+/// chain, in the first free writer slot, quarantining a damaged tail), plain otherwise.
+/// Returns the output, the file it writes, and where a damaged file was moved.
+pub fn file_output(
+    path: &Path,
+    key: Option<Vec<u8>>,
+    options: &AuditOptions,
+) -> Result<(QueuedOutput, PathBuf, Option<PathBuf>), String> {
+    let (output, quarantined) = match key {
+        Some(key) => FileOutput::chained(path, key, options.max_file_bytes)?,
+        None => (
+            FileOutput::plain(path, options.max_file_bytes).map_err(|e| e.to_string())?,
+            None,
+        ),
+    };
+    let written = output.path().to_owned();
+    let queued = QueuedOutput::start(
+        "file",
+        Box::new(output),
+        options.queue_capacity,
+        options.max_wait,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((queued, written, quarantined))
+}
+
+/// NDJSON on standard output, HMAC-chained (`seq`, `prev_hash`, `hmac`), behind a queue.
+pub struct ChainedStdoutSink(QueuedOutput);
 
 impl ChainedStdoutSink {
     pub fn new(chain: HmacChain) -> Self {
-        ChainedStdoutSink {
-            chain: Mutex::new(chain),
-        }
-    }
-
-    fn write(&self, line: &str) {
-        let mut chain = self.chain.lock().unwrap_or_else(|p| p.into_inner());
-        let sealed = chain.seal(line);
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{sealed}");
+        ChainedStdoutSink(
+            QueuedOutput::start(
+                "stdout",
+                Box::new(StdoutOutput::new(Some(chain))),
+                queue::DEFAULT_CAPACITY,
+                queue::DEFAULT_MAX_WAIT,
+            )
+            .expect("the audit writer thread starts"),
+        )
     }
 }
 
 impl AuditSink for ChainedStdoutSink {
     fn emit(&self, event: &AuditEvent) {
-        self.write(&event.to_json());
+        self.0.emit(event);
     }
 
     fn emit_ops(&self, event: &OpsEvent) {
-        self.write(&event.to_json());
+        self.0.emit_ops(event);
+    }
+
+    fn stats(&self) -> Option<AuditStats> {
+        Some(self.0.stats())
     }
 }
 
-/// Appends NDJSON to a file opened in append-only mode (each line is one `write`, so
-/// concurrent writers never interleave within a line).
-#[derive(Debug)]
-pub struct FileSink {
-    /// The chain lives under the file's lock, so `seq` order is file order.
-    file: Mutex<(File, Option<HmacChain>)>,
-    failures: AtomicU64,
-}
+/// Appends NDJSON to a file (append-only, 0600, never through a symlink), behind a queue.
+pub struct FileSink(QueuedOutput);
 
 impl FileSink {
     pub fn open(path: &Path) -> std::io::Result<FileSink> {
-        let mut options = OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        Ok(FileSink {
-            file: Mutex::new((options.open(path)?, None)),
-            failures: AtomicU64::new(0),
-        })
+        file_output(path, None, &AuditOptions::default())
+            .map(|(q, _, _)| FileSink(q))
+            .map_err(std::io::Error::other)
     }
 
     /// Opens the file with an HMAC chain under `key`, continuing the chain of an existing
     /// chained log. An existing log that is not chained is refused: one file, one chain.
     pub fn open_chained(path: &Path, key: Vec<u8>) -> Result<FileSink, String> {
-        let existing = last_line(path).map_err(|e| e.to_string())?;
-        let chain = match existing {
-            None => HmacChain::new(key),
-            Some(line) => HmacChain::resume(key, &line).map_err(|e| {
-                format!("{e}; rotate the existing log before enabling audit.hmac_key")
-            })?,
-        };
-        let sink = FileSink::open(path).map_err(|e| e.to_string())?;
-        sink.file.lock().unwrap_or_else(|p| p.into_inner()).1 = Some(chain);
-        Ok(sink)
-    }
-
-    fn write_line(&self, line: String) {
-        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let (file, chain) = &mut *guard;
-        let mut line = match chain {
-            Some(chain) => chain.seal(&line),
-            None => line,
-        };
-        line.push('\n');
-        if file.write_all(line.as_bytes()).is_err() {
-            self.failures.fetch_add(1, Ordering::Relaxed);
-        }
+        file_output(path, Some(key), &AuditOptions::default()).map(|(q, _, _)| FileSink(q))
     }
 
     /// Writes that failed (disk full, I/O error); the verifications themselves went on.
     pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
+        self.0.stats().failed
     }
-}
-
-/// The last non-empty line of a file, if the file exists and has one.
-fn last_line(path: &Path) -> std::io::Result<Option<String>> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let len = file.metadata()?.len();
-    // Audit lines are far shorter than this.
-    let start = len.saturating_sub(256 * 1024);
-    file.seek(SeekFrom::Start(start))?;
-    let mut tail = Vec::new();
-    std::io::Read::read_to_end(&mut file, &mut tail)?;
-    let text = String::from_utf8_lossy(&tail);
-    Ok(text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(str::to_owned))
 }
 
 impl AuditSink for FileSink {
     fn emit(&self, event: &AuditEvent) {
-        self.write_line(event.to_json());
+        self.0.emit(event);
     }
 
     fn emit_ops(&self, event: &OpsEvent) {
-        self.write_line(event.to_json());
+        self.0.emit_ops(event);
+    }
+
+    fn stats(&self) -> Option<AuditStats> {
+        Some(self.0.stats())
     }
 }
 
@@ -240,6 +337,14 @@ impl FanOutSink {
 
     pub fn is_empty(&self) -> bool {
         self.sinks.is_empty()
+    }
+
+    /// The sum of every queued output's counters.
+    pub fn audit_stats(&self) -> AuditStats {
+        self.sinks
+            .iter()
+            .filter_map(|s| s.stats())
+            .fold(AuditStats::default(), AuditStats::add)
     }
 }
 

@@ -108,6 +108,14 @@ impl Verifier {
         self.ops.subscribe(f);
     }
 
+    /// Counters of the built-in audit outputs (lines written, events dropped because a queue
+    /// was full, failed writes); all zero without audit outputs.
+    pub fn audit_stats(&self) -> audit::AuditStats {
+        self.audit
+            .as_ref()
+            .map_or_else(audit::AuditStats::default, |a| a.audit_stats())
+    }
+
     /// Looks at the policy file now instead of waiting for the next once-a-second check.
     /// `None` when the policy is not from a file.
     pub fn reload_policy_now(&self) -> Option<ReloadOutcome> {
@@ -216,13 +224,9 @@ impl Verifier {
         );
         match result {
             Ok(caller) => event.policy_rule = caller.policy_rule.clone(),
-            Err(err) => {
-                event.code = Some(err.code().into_owned());
-                event.step = Some(err.step().as_str());
-                event.policy_rule = err.policy_rule().map(str::to_owned);
-            }
+            Err(err) => event.denied(err.code().into_owned(), err.step(), err.policy_rule()),
         }
-        event.request_id = ctx.request_id.map(str::to_owned);
+        event.set_request_id(ctx.request_id);
         event.latency_us = started.elapsed().as_micros() as u64;
         audit::emit_guarded(sink.as_ref(), &event);
     }

@@ -1,11 +1,11 @@
 //! The build step: a parsed configuration document becomes live components (keys, replay
 //! cache, revocation list, policy, audit outputs).
 
-use super::schema::{ConfigDoc, OnErrorDoc, ReplayDoc, RevocationDoc};
+use super::schema::{AuditDoc, ConfigDoc, OnErrorDoc, ReplayDoc, RevocationDoc};
 use super::testing::{Backend, Unavailable};
 use super::{DEFAULT_LEEWAY_SECS, VerifierConfig};
-use crate::audit::chain::{self, HmacChain};
-use crate::audit::{AuditSink, ChainedStdoutSink, FileSink, StdoutSink};
+use crate::audit::AuditSink;
+use crate::audit::chain;
 use crate::clock::{Clock, FixedClock, SystemClock};
 use crate::error::ConfigError;
 use crate::keys::KeySet;
@@ -262,12 +262,16 @@ impl ConfigDoc {
                 ));
             }
             (Some(key), None) => Some(key.as_bytes().to_vec()),
-            (None, Some(path)) => Some(chain::read_key_file(path).map_err(|e| {
-                ConfigError::new(format!(
-                    "audit.hmac_key_file: cannot read {}: {e}",
-                    path.display()
-                ))
-            })?),
+            (None, Some(path)) => Some(
+                chain::read_key_file_checked(path, audit.allow_insecure_key_permissions).map_err(
+                    |e| {
+                        ConfigError::new(format!(
+                            "audit.hmac_key_file: cannot use {}: {e}",
+                            path.display()
+                        ))
+                    },
+                )?,
+            ),
             (None, None) => None,
         };
         if let Some(key) = &key {
@@ -278,24 +282,61 @@ impl ConfigDoc {
                 ));
             }
         }
+        let options = audit_options(audit)?;
         if audit.stdout {
-            sinks.push(match &key {
-                Some(key) => Box::new(ChainedStdoutSink::new(HmacChain::new(key.clone()))),
-                None => Box::new(StdoutSink),
-            });
+            let output = crate::audit::stdout_output(key.clone(), &options).map_err(|e| {
+                ConfigError::new(format!("audit.stdout: cannot start its writer: {e}"))
+            })?;
+            sinks.push(Box::new(output));
         }
         if let Some(path) = &audit.file {
-            let sink = match &key {
-                Some(key) => FileSink::open_chained(path, key.clone()),
-                None => FileSink::open(path).map_err(|e| e.to_string()),
-            }
-            .map_err(|e| {
+            let (output, _, quarantined) = crate::audit::file_output(path, key.clone(), &options)
+                .map_err(|e| {
                 ConfigError::new(format!("audit.file: cannot open {}: {e}", path.display()))
             })?;
-            sinks.push(Box::new(sink));
+            if let Some(moved) = quarantined {
+                // The service starts; the operator learns of the damage here and from the
+                // new segment's header line.
+                eprintln!(
+                    "oathmesh: audit.file {} had a damaged tail; it was moved to {} and a new linked segment started",
+                    path.display(),
+                    moved.display()
+                );
+            }
+            sinks.push(Box::new(output));
         }
         Ok(())
     }
+}
+
+fn audit_options(audit: &AuditDoc) -> Result<crate::audit::AuditOptions, ConfigError> {
+    let mut options = crate::audit::AuditOptions::default();
+    if let Some(capacity) = audit.queue_capacity {
+        if !(1..=1_000_000).contains(&capacity) {
+            return Err(ConfigError::new(
+                "audit.queue_capacity: between 1 and 1000000 lines",
+            ));
+        }
+        options.queue_capacity = capacity;
+    }
+    if let Some(ms) = audit.max_wait_ms {
+        if ms > 10_000 {
+            return Err(ConfigError::new(
+                "audit.max_wait_ms: at most 10000 (0: never wait for the write)",
+            ));
+        }
+        options.max_wait = std::time::Duration::from_millis(ms);
+    }
+    if let Some(bytes) = audit.max_file_bytes {
+        if bytes < 4096 {
+            return Err(ConfigError::new("audit.max_file_bytes: at least 4096"));
+        }
+        if audit.file.is_none() {
+            return Err(ConfigError::new("audit.max_file_bytes: needs audit.file"));
+        }
+        options.max_file_bytes = Some(bytes);
+    }
+    Ok(options)
 }
 
 #[cfg(feature = "redis")]

@@ -109,4 +109,13 @@ pub(super) struct AuditDoc {
     pub(super) hmac_key: Option<String>,
     #[serde(default)]
     pub(super) hmac_key_file: Option<PathBuf>,
+    /// Accept a key file its group or others can read (refused by default).
+    #[serde(default)]
+    pub(super) allow_insecure_key_permissions: bool,
+    #[serde(default)]
+    pub(super) queue_capacity: Option<usize>,
+    #[serde(default)]
+    pub(super) max_wait_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) max_file_bytes: Option<u64>,
 }
