@@ -555,10 +555,10 @@ async fn admin_unrevoke(
 }
 
 async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Some(expected) = &state.metrics_hash {
-        if let Err(e) = require_bearer(&headers, expected, "metrics_token") {
-            return e.into_response();
-        }
+    if let Some(expected) = &state.metrics_hash
+        && let Err(e) = require_bearer(&headers, expected, "metrics_token")
+    {
+        return e.into_response();
     }
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(

@@ -377,13 +377,13 @@ fn refuse_env_name_collisions(clients: &[ClientConfig]) -> Result<(), ConfigErro
     let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
     for c in clients {
         let name = env_name(&c.id);
-        if let Some(other) = seen.get(name.as_str()) {
-            if *other != c.id {
-                return Err(ConfigError(format!(
-                    "clients `{other}` and `{}` both take their secret override from {name}; rename one of them so each client id maps to its own variable",
-                    c.id
-                )));
-            }
+        if let Some(other) = seen.get(name.as_str())
+            && *other != c.id
+        {
+            return Err(ConfigError(format!(
+                "clients `{other}` and `{}` both take their secret override from {name}; rename one of them so each client id maps to its own variable",
+                c.id
+            )));
         }
         seen.insert(name, c.id.as_str());
     }

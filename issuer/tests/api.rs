@@ -103,7 +103,7 @@ async fn bad_bodies_are_refused_with_json_errors() {
             "claim_invalid:rqh",
         ),
         (
-            r#"{"sub":"svc://checkout","aud":"https://payments.internal","act":"charge","scope":["two words"]}"#,
+            r#"{"sub":"svc://checkout","aud":"https://payments.internal","act":"charge","scope":["payments:two words"]}"#,
             400,
             "claim_invalid:scope",
         ),
