@@ -33,9 +33,15 @@ struct Shared {
     behind: AtomicBool,
 }
 
+/// One queued line: its ticket (for waiting on it) and the text.
+type Ticketed = (u64, String);
+
+/// The sending half and the last ticket sent through it; `None` once the output is closed.
+type SenderState = Option<(SyncSender<Ticketed>, u64)>;
+
 /// An audit output behind a bounded queue and its own writer thread.
 pub struct QueuedOutput {
-    sender: Mutex<Option<(SyncSender<(u64, String)>, u64)>>,
+    sender: Mutex<SenderState>,
     shared: Arc<Shared>,
     max_wait: Duration,
     worker: Option<std::thread::JoinHandle<()>>,
@@ -116,7 +122,7 @@ impl QueuedOutput {
     }
 }
 
-fn drain(rx: Receiver<(u64, String)>, mut output: Box<dyn LineOutput>, shared: &Shared) {
+fn drain(rx: Receiver<Ticketed>, mut output: Box<dyn LineOutput>, shared: &Shared) {
     let mut reported_lost = 0u64;
     let mut failed_here = 0u64;
     while let Ok((ticket, line)) = rx.recv() {
