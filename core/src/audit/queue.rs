@@ -33,6 +33,27 @@ struct Shared {
     behind: AtomicBool,
 }
 
+impl Shared {
+    /// Waits until the writer has finished line `ticket`, for at most `within`; false when
+    /// the time ran out first.
+    fn wait_for(&self, ticket: u64, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
+        while *finished < ticket {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            finished = self
+                .progress
+                .wait_timeout(finished, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+}
+
 /// One queued line: its ticket (for waiting on it) and the text.
 type Ticketed = (u64, String);
 
@@ -92,24 +113,8 @@ impl QueuedOutput {
         }
         // While the output keeps up, the line is written before the verification returns
         // (a crash right after an allow still leaves its event on disk).
-        let deadline = Instant::now() + self.max_wait;
-        let mut finished = self
-            .shared
-            .finished
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        while *finished < ticket {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                self.shared.behind.store(true, Ordering::Relaxed);
-                return;
-            }
-            finished = self
-                .shared
-                .progress
-                .wait_timeout(finished, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+        if !self.shared.wait_for(ticket, self.max_wait) {
+            self.shared.behind.store(true, Ordering::Relaxed);
         }
     }
 
@@ -176,25 +181,9 @@ impl Drop for QueuedOutput {
             .map_or(0, |(_, issued)| issued);
         // Give the writer a bounded time to finish what is queued; a stalled output is left
         // to its thread rather than hanging the caller.
-        let deadline = Instant::now() + DRAIN_ON_DROP;
-        let mut finished = self
-            .shared
-            .finished
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        while *finished < issued {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            finished = self
-                .shared
-                .progress
-                .wait_timeout(finished, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+        if !self.shared.wait_for(issued, DRAIN_ON_DROP) {
+            return;
         }
-        drop(finished);
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();
         }
