@@ -158,6 +158,7 @@ def test_shared_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         'match = new Mapping { ["sub"] = "svc://checkout" } }\n}\n'
     )
     (tmp_path / "audit.key").write_text(os.urandom(16).hex())
+    (tmp_path / "audit.key").chmod(0o600)  # audit keys readable by others are refused
     verifier = run("shared-state")["verifier"]
     assert verifier.audience == AUDIENCE and verifier.reload_policy_now() is False
     # issuer.internal does not exist here: prewarm's failed fetch is an ops event in the
